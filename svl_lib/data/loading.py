@@ -1,0 +1,72 @@
+"""Torch datasets over a :class:`Corpus`, with the shortcut injected per item.
+
+Training items are caption-level, as in the paper: item ``n`` is one ``(image, caption k)`` pair
+(image-major order), so an epoch visits every image once per caption. The shortcut is drawn after
+``prepare`` (geometric transforms such as resize/crop) and before ``to_tensor``: digit tiles are
+never cropped or flipped.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+from torchvision.transforms.functional import to_tensor
+
+from ..shortcuts import ShortcutInjector
+from .corpus import Corpus
+
+PrepareFn = Callable[[Image.Image], Image.Image]
+TensorFn = Callable[[Image.Image], torch.Tensor]
+
+
+class CaptionDataset(Dataset):
+    """Items ``(image (3, H, W) float, caption str, image_index int)``; call :meth:`set_epoch`."""
+
+    def __init__(self, corpus: Corpus, injector: ShortcutInjector | None = None,
+                 prepare: PrepareFn | None = None, tensor: TensorFn = to_tensor):
+        self.corpus, self.injector, self.prepare, self.tensor = corpus, injector, prepare, tensor
+        self.items = corpus.caption_index()
+        self.epoch = 0
+
+    def set_epoch(self, epoch: int) -> None:
+        """Unique ids rotate and bits are re-drawn per epoch; the loop calls this every epoch."""
+        self.epoch = epoch
+
+    def __len__(self) -> int:
+        return len(self.items)
+
+    def __getitem__(self, n: int) -> tuple[torch.Tensor, str, int]:
+        i, k = self.items[n]
+        image = self.corpus.load_image(i)
+        if self.prepare is not None:
+            image = self.prepare(image)
+        caption = self.corpus.captions[i][k]
+        if self.injector is not None:
+            image, caption, _ = self.injector(image, caption, i, self.epoch, k)
+        return self.tensor(image), caption, i
+
+
+def eval_images(corpus: Corpus, injector: ShortcutInjector | None, prepare: PrepareFn | None = None,
+                tensor: TensorFn = to_tensor) -> Callable[[int], torch.Tensor]:
+    """Image ``i`` of the split as a tensor, with its fixed evaluation shortcut if ``injector``."""
+    def load(i: int) -> torch.Tensor:
+        image = corpus.load_image(i)
+        if prepare is not None:
+            image = prepare(image)
+        if injector is not None:
+            image = injector.render_image(image, injector.number(i), i)
+        return tensor(image)
+    return load
+
+
+def eval_captions(corpus: Corpus, injector: ShortcutInjector | None) -> tuple[list[str], list[int]]:
+    """All captions (image-major) with the image's evaluation number appended if ``injector``,
+    and the image index of each caption."""
+    texts, owners = [], []
+    for i, caps in enumerate(corpus.captions):
+        for c in caps:
+            texts.append(c if injector is None else injector.render_caption(c, injector.number(i)))
+            owners.append(i)
+    return texts, owners

@@ -1,0 +1,69 @@
+"""Toy encoders for CPU training at 28-32 px: a small CNN and a GRU over a word vocabulary."""
+from __future__ import annotations
+
+import torch
+from torch import nn
+from torch.nn.utils.rnn import pack_padded_sequence
+
+from .base import ContrastiveModel
+from .vocab import Vocabulary
+
+
+def _block(c_in: int, c_out: int) -> nn.Sequential:
+    return nn.Sequential(nn.Conv2d(c_in, c_out, 3, padding=1), nn.BatchNorm2d(c_out),
+                         nn.ReLU(inplace=True), nn.MaxPool2d(2))
+
+
+class ToyImageEncoder(nn.Module):
+    """Three conv blocks (conv, batch norm, ReLU, 2x2 max-pool) and a linear head over the flattened map.
+
+    Flattening (instead of global pooling) keeps *where* things are, which the position
+    attribute and reading a row of digits both need. Input ``(B, 3, S, S)`` in [0, 1].
+    """
+
+    def __init__(self, image_size: int = 32, embed_dim: int = 128, width: int = 16):
+        super().__init__()
+        self.features = nn.Sequential(_block(3, width), _block(width, 2 * width),
+                                      _block(2 * width, 4 * width))
+        side = image_size // 8
+        self.head = nn.Linear(4 * width * side * side, embed_dim)
+
+    def forward(self, images: torch.Tensor) -> torch.Tensor:
+        return self.head(self.features((images - 0.5) / 0.25).flatten(1))
+
+
+class ToyTextEncoder(nn.Module):
+    """Word embedding -> 1-layer GRU -> linear head on the hidden state at the last real token."""
+
+    def __init__(self, vocab_size: int, embed_dim: int = 128, word_dim: int = 64, hidden: int = 128):
+        super().__init__()
+        self.embed = nn.Embedding(vocab_size, word_dim, padding_idx=0)
+        self.gru = nn.GRU(word_dim, hidden, batch_first=True)
+        self.head = nn.Linear(hidden, embed_dim)
+
+    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
+        packed = pack_padded_sequence(self.embed(ids), lengths.cpu(), batch_first=True,
+                                      enforce_sorted=False)
+        _, h = self.gru(packed)
+        return self.head(h[-1])
+
+
+class ToyCLIP(ContrastiveModel):
+    """CNN + GRU contrastive model over a :class:`Vocabulary` built from the training captions."""
+
+    def __init__(self, vocab: Vocabulary, image_size: int = 32, embed_dim: int = 128,
+                 temperature: float | None = None):
+        super().__init__(temperature=temperature)
+        self.vocab = vocab
+        self.image_encoder = ToyImageEncoder(image_size, embed_dim)
+        self.text_encoder = ToyTextEncoder(len(vocab), embed_dim)
+
+    def tokenize(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
+        ids, lengths = self.vocab.encode(captions)
+        return ids.to(self.device), lengths
+
+    def image_embedding(self, images: torch.Tensor) -> torch.Tensor:
+        return self.image_encoder(images)
+
+    def text_embedding(self, text: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
+        return self.text_encoder(*text)
