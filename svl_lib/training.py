@@ -94,8 +94,8 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
             torch.nn.utils.clip_grad_norm_(params, settings.grad_clip)
             optimizer.step()
             scheduler.step()
-            record = {"step": step, "epoch": epoch, "loss": float(loss),
-                      "logit_scale": float(scale), "lr": scheduler.get_last_lr()[0]}
+            record = {"step": step, "epoch": epoch, "loss": loss.item(),
+                      "logit_scale": scale.item(), "lr": scheduler.get_last_lr()[0]}
             history.append(record)
             if on_step is not None:
                 on_step(record)

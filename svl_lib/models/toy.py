@@ -15,7 +15,8 @@ def _block(c_in: int, c_out: int) -> nn.Sequential:
 
 
 class ToyImageEncoder(nn.Module):
-    """Three conv blocks (conv, batch norm, ReLU, 2x2 max-pool) and a linear head over the flattened map.
+    """A 2x2-patch stem, two conv blocks (conv, batch norm, ReLU, 2x2 max-pool) and a linear
+    head over the flattened ``(S/8, S/8)`` map.
 
     Flattening (instead of global pooling) keeps *where* things are, which the position
     attribute and reading a row of digits both need. Input ``(B, 3, S, S)`` in [0, 1].
@@ -23,8 +24,9 @@ class ToyImageEncoder(nn.Module):
 
     def __init__(self, image_size: int = 32, embed_dim: int = 128, width: int = 16):
         super().__init__()
-        self.features = nn.Sequential(_block(3, width), _block(width, 2 * width),
-                                      _block(2 * width, 4 * width))
+        self.features = nn.Sequential(
+            nn.Conv2d(3, width, 2, stride=2), nn.BatchNorm2d(width), nn.ReLU(inplace=True),
+            _block(width, 2 * width), _block(2 * width, 4 * width))
         side = image_size // 8
         self.head = nn.Linear(4 * width * side * side, embed_dim)
 
