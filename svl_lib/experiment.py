@@ -5,6 +5,7 @@ evaluates under the shortcut conditions and writes the run folder:
 
     config.json      the full config (written first)
     history.jsonl    one line per training step: step, epoch, loss, logit_scale, lr
+    train_state.pt   the state after the last completed epoch, for resuming (removed at the end)
     model.pt         plain state_dict + config + vocabulary (written atomically)
     metrics.json     evaluation per condition + chance level (written last, atomically: a run
                      folder without it did not finish)
@@ -179,24 +180,73 @@ def _write_json_atomic(path: Path, data: Any) -> None:
     os.replace(tmp, path)
 
 
-def _prepare_run_dir(out: Path, overwrite: bool) -> None:
-    if out.exists() and any(out.iterdir()):
-        if not overwrite:
-            state = "finished" if (out / "metrics.json").is_file() else "unfinished"
-            raise FileExistsError(f"run folder {out} already exists ({state}); pass overwrite=True "
-                                  "to replace it, or choose another folder")
+def run_status(out_dir: Path | str) -> str:
+    """``"missing"`` (no folder or empty), ``"finished"`` (a readable ``metrics.json``) or
+    ``"unfinished"`` (anything else: cut off, half-written or corrupt; never read as a result)."""
+    out = Path(out_dir)
+    if not out.is_dir() or not any(out.iterdir()):
+        return "missing"
+    try:
+        json.loads((out / "metrics.json").read_text())["eval"]
+        ExperimentConfig.from_dict(json.loads((out / "config.json").read_text()))
+        return "finished"
+    except (OSError, ValueError, KeyError, TypeError):
+        return "unfinished"
+
+
+def _saved_config(out: Path) -> ExperimentConfig | None:
+    try:
+        return ExperimentConfig.from_dict(json.loads((out / "config.json").read_text()))
+    except (OSError, ValueError, TypeError):
+        return None
+
+
+def _start_run_dir(out: Path, config: ExperimentConfig, overwrite: bool, resume: bool) -> bool:
+    """Make ``out`` ready; return True when an unfinished run of the same config is resumed."""
+    status = run_status(out)
+    if status != "missing":
+        saved = _saved_config(out)
+        if resume and saved is not None and saved != config:
+            raise FileExistsError(f"run folder {out} holds a different config; choose another "
+                                  "folder, or pass overwrite=True to replace it")
+        if resume and saved == config:
+            return True
+        if not overwrite and not resume:
+            raise FileExistsError(f"run folder {out} already exists ({status}); pass "
+                                  "overwrite=True to replace it, or choose another folder")
         shutil.rmtree(out)
     out.mkdir(parents=True, exist_ok=True)
+    _write_json_atomic(out / "config.json", asdict(config))
+    return False
+
+
+def _trim_history(path: Path, keep_steps: int) -> None:
+    """Drop history lines of steps that the resumed state does not include (a cut-off epoch)."""
+    lines = path.read_text().splitlines() if path.is_file() else []
+    kept = []
+    for line in lines:
+        try:
+            if json.loads(line)["step"] < keep_steps:
+                kept.append(line)
+        except (ValueError, KeyError):
+            break  # a half-written last line
+    path.write_text("".join(f"{line}\n" for line in kept))
 
 
 def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwrite: bool = False,
-                   progress: bool | None = None) -> dict:
-    """Train and evaluate one configuration; write and return its metrics (see module doc)."""
+                   resume: bool = False, progress: bool | None = None) -> dict:
+    """Train and evaluate one configuration; write and return its metrics (see module doc).
+
+    An existing run folder is an error unless ``overwrite`` (start again) or ``resume``: then a
+    finished run of the same config is returned as it is, an unfinished one continues from its
+    last completed epoch (``train_state.pt``), and one without a usable state starts again.
+    """
     if isinstance(config, dict):
         config = ExperimentConfig.from_dict(config)
     out = Path(out_dir)
-    _prepare_run_dir(out, overwrite)
-    _write_json_atomic(out / "config.json", asdict(config))
+    if resume and run_status(out) == "finished" and _saved_config(out) == config:
+        return json.loads((out / "metrics.json").read_text())
+    resuming = _start_run_dir(out, config, overwrite, resume)
 
     seed_everything(config.seed)
     world = ToyWorld(config.n_train, config.n_val, config.n_test, config.image_size, config.data_seed)
@@ -208,17 +258,26 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     device = pick_device(config.device)
     vocab = Vocabulary.build(c for caps in train_split.captions for c in caps)
     model = ToyCLIP(vocab, config.image_size, config.embed_dim, config.temperature).to(device)
+    dataset = CaptionDataset(train_split, injector)
 
     settings = TrainSettings(config.epochs, config.batch_size, config.lr, config.weight_decay,
                              config.grad_clip, config.warmup_steps, config.seed)
+    state_path = out / "train_state.pt"
+    done_epochs = 0
+    if resuming and state_path.is_file():
+        try:
+            done_epochs = torch.load(state_path, map_location="cpu", weights_only=False)["epoch"]
+        except Exception:  # a corrupt state: start the training again
+            state_path.unlink()
+    _trim_history(out / "history.jsonl", done_epochs * (len(dataset) // config.batch_size))
     started = time.perf_counter()
-    with open(out / "history.jsonl", "w") as log:
+    with open(out / "history.jsonl", "a") as log:
         def on_step(record: dict) -> None:
             log.write(json.dumps(record) + "\n")
-        history = train(model, CaptionDataset(train_split, injector), settings,
-                        on_step=on_step, progress=progress)
+        train(model, dataset, settings, on_step=on_step, progress=progress, state_path=state_path)
     train_seconds = time.perf_counter() - started
     save_checkpoint(model, config, out / "model.pt")
+    history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
 
     eval_injector = ShortcutInjector(config.eval_spec(), eval_split.n_images, bank, config.seed,
                                      evaluation=True)
@@ -228,12 +287,14 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
         "eval_split": config.eval_split,
         "glyph_bank": bank.name,
         "train_seconds": round(train_seconds, 2),
+        "resumed_from_epoch": done_epochs,
         "steps": len(history),
         "final_loss": history[-1]["loss"],
         "final_logit_scale": history[-1]["logit_scale"],
         "device": str(device),
     }
     _write_json_atomic(out / "metrics.json", metrics)
+    state_path.unlink(missing_ok=True)
     return metrics
 
 
@@ -260,19 +321,6 @@ def load_model(run_dir: Path | str, device: str = "cpu") -> ToyCLIP:
 
 def run_or_load(config: ExperimentConfig | dict, out_dir: Path | str,
                 progress: bool | None = None) -> dict:
-    """Train-or-load: return the metrics of a finished run folder with the same config, else run.
-
-    A folder holding a different config is an error (never silently replaced); an unfinished
-    one (no ``metrics.json``) is run again from scratch.
-    """
-    if isinstance(config, dict):
-        config = ExperimentConfig.from_dict(config)
-    out = Path(out_dir)
-    saved = out / "config.json"
-    if saved.is_file():
-        if ExperimentConfig.from_dict(json.loads(saved.read_text())) != config:
-            raise FileExistsError(f"run folder {out} holds a different config; choose another "
-                                  "folder or delete it")
-        if (out / "metrics.json").is_file():
-            return json.loads((out / "metrics.json").read_text())
-    return run_experiment(config, out, overwrite=True, progress=progress)
+    """Train-or-load: the metrics of a finished run folder with the same config, else train
+    (resuming an unfinished one). A folder holding a different config is an error."""
+    return run_experiment(config, out_dir, resume=True, progress=progress)

@@ -4,7 +4,8 @@ import pytest
 
 from svl_lib.data.toy import ToyWorld
 from svl_lib.evaluation import evaluate
-from svl_lib.experiment import ExperimentConfig, load_model, run_experiment, run_or_load
+from svl_lib.experiment import ExperimentConfig, load_model, run_experiment, run_or_load, run_status
+from svl_lib.training import Objective
 
 TINY = dict(n_train=300, n_val=20, n_test=40, epochs=1, batch_size=64, warmup_steps=2)
 
@@ -89,3 +90,47 @@ def test_seeded_runs_are_reproducible(tmp_path) -> None:
     a = run_experiment(config, tmp_path / "a")
     b = run_experiment(config, tmp_path / "b")
     assert a["eval"] == b["eval"] and a["final_loss"] == b["final_loss"]
+
+
+class _CutOff(Exception):
+    pass
+
+
+def test_cut_off_run_resumes_to_the_same_result(tmp_path, monkeypatch) -> None:
+    config = ExperimentConfig(shortcut_mode="unique", **{**TINY, "epochs": 2})
+    straight = run_experiment(config, tmp_path / "straight")
+
+    calls = {"n": 0}
+    original = Objective.after_step
+
+    def cut_off_in_second_epoch(self) -> None:
+        calls["n"] += 1
+        if calls["n"] == 30:  # 23 steps per epoch: cut off inside epoch 2
+            raise _CutOff
+        original(self)
+
+    monkeypatch.setattr(Objective, "after_step", cut_off_in_second_epoch)
+    with pytest.raises(_CutOff):
+        run_experiment(config, tmp_path / "cut")
+    monkeypatch.setattr(Objective, "after_step", original)
+    assert run_status(tmp_path / "cut") == "unfinished"
+    assert (tmp_path / "cut" / "train_state.pt").is_file()
+    with pytest.raises(FileExistsError, match="unfinished"):
+        run_experiment(config, tmp_path / "cut")
+
+    resumed = run_experiment(config, tmp_path / "cut", resume=True)
+    assert resumed["resumed_from_epoch"] == 1
+    assert resumed["eval"] == straight["eval"]
+    history = (tmp_path / "cut" / "history.jsonl").read_text().splitlines()
+    assert [json.loads(line)["step"] for line in history] == list(range(46))
+    assert not (tmp_path / "cut" / "train_state.pt").exists()
+
+
+def test_corrupt_metrics_are_never_read_as_a_result(tmp_path) -> None:
+    out = tmp_path / "run"
+    config = ExperimentConfig(**TINY)
+    run_experiment(config, out)
+    (out / "metrics.json").write_text('{"eval": ')  # half-written
+    assert run_status(out) == "unfinished"
+    metrics = run_or_load(config, out)
+    assert run_status(out) == "finished" and "clean" in metrics["eval"]
