@@ -69,9 +69,8 @@ def test_matches_brute_force(counts, chunk_size):
 
 def test_chunk_sizes_agree_in_float32():
     images, texts, text_to_image = random_corpus(UNEVEN, dim=64, seed=1, dtype=torch.float32)
-    results = [
-        retrieval_metrics(images, texts, text_to_image.tolist(), chunk_size=c) for c in (1, 3, 7, 40, 500)
-    ]
+    results = [retrieval_metrics(images, texts, text_to_image.tolist(), chunk_size=c)
+               for c in (1, 3, 7, 40, 500)]
     assert all(r == results[0] for r in results)
     assert results[0] == pytest.approx(brute_force(images, texts, text_to_image), rel=1e-12)
 
@@ -115,9 +114,10 @@ def test_ties_count_against_the_query_in_both_directions():
             got = retrieval_metrics(scores, torch.eye(4, dtype=torch.float64), text_to_image,
                                     ks=(1, 2), chunk_size=chunk_size, tie_tol=tie_tol)
             for name, ranks in (("i2t", i2t), ("t2i", t2i)):
-                assert got[f"{name}_r1"] == pytest.approx(100 * ranks.count(0) / len(ranks))
-                assert got[f"{name}_r2"] == pytest.approx(100 * sum(r < 2 for r in ranks) / len(ranks))
-                assert got[f"{name}_meanr"] == pytest.approx(1 + sum(ranks) / len(ranks))
+                n = len(ranks)
+                assert got[f"{name}_r1"] == pytest.approx(100 * sum(r < 1 for r in ranks) / n)
+                assert got[f"{name}_r2"] == pytest.approx(100 * sum(r < 2 for r in ranks) / n)
+                assert got[f"{name}_meanr"] == pytest.approx(1 + sum(ranks) / n)
             assert got == pytest.approx(
                 brute_force(scores, torch.eye(4, dtype=torch.float64), text_to_image, ks=(1, 2),
                             tie_tol=tie_tol), rel=1e-12)
