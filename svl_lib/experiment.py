@@ -4,7 +4,8 @@
 evaluates under the shortcut conditions and writes the run folder:
 
     config.json      the full config (written first)
-    history.jsonl    one line per training step: step, epoch, loss, logit_scale, lr
+    history.jsonl    one line per training step: step, epoch, loss, logit_scale, lr (with LTD also
+                     contrastive, rec and, constrained, lambda)
     train_state.pt   the state after the last completed epoch, for resuming (removed at the end)
     model.pt         plain state_dict + config + vocabulary (written atomically)
     metrics.json     evaluation per condition + chance level (written last, atomically: a run
@@ -32,12 +33,19 @@ from .data.loading import CaptionDataset
 from .data.toy import ToyWorld
 from .digits import load_glyph_bank
 from .evaluation import CONDITIONS, chance_level, evaluate
+from .losses import REDUCTIONS, IFMLoss, InfoNCE, TripletLoss
+from .ltd import (TARGET_CAPTIONS, LagrangeMultiplier, LTDObjective, TargetCache, TargetDecoder,
+                  target_text, training_captions)
 from .models.toy import ToyCLIP
 from .models.vocab import Vocabulary
+from .paths import runs_dir
+from .probes import probe_model
 from .shortcuts import ShortcutInjector, ShortcutSpec
-from .training import TrainSettings, pick_device, seed_everything, train
+from .training import Objective, TrainSettings, pick_device, seed_everything, train
 
 MODES = ("none", "unique", "bits")
+LOSSES = ("infonce", "triplet")
+LTD_MODES = ("none", "constrained", "unconstrained")
 
 
 @dataclass(frozen=True)
@@ -67,8 +75,27 @@ class ExperimentConfig:
     model: str = "toy"
     embed_dim: int = 128
     temperature: float | None = None  # None = learnable logit scale (init 1/0.07)
-    # loss
+    # loss: InfoNCE or the VSE++ triplet loss, optionally with IFM (epsilon 0 = off)
     loss: str = "infonce"
+    triplet_margin: float = 0.2
+    triplet_max_violation: bool = True
+    triplet_reduction: str = "sum"
+    ifm_epsilon: float = 0.0
+    # latent target decoding (LTD): "none", "constrained" (L_rec <= ltd_bound) or "unconstrained"
+    ltd: str = "none"
+    ltd_bound: float = 0.1
+    ltd_beta: float = 1.0
+    ltd_lambda_start: float = 1.0
+    ltd_lambda_lr: float = 5e-3
+    ltd_lambda_momentum: float = 0.9
+    ltd_lambda_dampening: float = 0.9
+    ltd_lambda_max: float = 100.0
+    ltd_encoder: str = "all-MiniLM-L6-v2"
+    # targets from the caption "as_fed" to the model (the reference code's choice; with a shortcut
+    # every epoch's numbers are new strings to encode) or the "clean" caption (digits stripped)
+    ltd_target_caption: str = "as_fed"
+    ltd_hidden: int = 1024
+    ltd_target_cache: bool = True  # keep targets in $SVL_RUNS_DIR/ltd_targets/<encoder>.pt
     # optimisation
     epochs: int = 8
     batch_size: int = 256
@@ -79,6 +106,7 @@ class ExperimentConfig:
     # evaluation
     eval_split: str = "test"
     eval_conditions: tuple[str, ...] = ("clean", "shortcut", "image_only", "caption_only")
+    probes: bool = True  # linear probes of the frozen embeddings (svl_lib.probes) in metrics.json
     device: str = "auto"
 
     @classmethod
@@ -106,7 +134,25 @@ class ExperimentConfig:
             _check_type(f.name, getattr(self, f.name), hints[f.name])
         _check_choice("dataset", self.dataset, ("toy",))
         _check_choice("model", self.model, ("toy",))
-        _check_choice("loss", self.loss, ("infonce",))
+        _check_choice("loss", self.loss, LOSSES)
+        _check_choice("triplet_reduction", self.triplet_reduction, REDUCTIONS)
+        _check_choice("ltd", self.ltd, LTD_MODES)
+        _check_choice("ltd_target_caption", self.ltd_target_caption, TARGET_CAPTIONS)
+        for name in ("triplet_margin", "ifm_epsilon", "ltd_beta", "ltd_lambda_momentum",
+                     "ltd_lambda_dampening"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("ltd_bound", "ltd_lambda_lr", "ltd_lambda_max"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}"
+                                 + (" (the LTD constraint divides by it)" if name == "ltd_bound" else ""))
+        if not 0 <= self.ltd_lambda_start <= self.ltd_lambda_max:
+            raise ValueError(f"ltd_lambda_start must be in [0, ltd_lambda_max={self.ltd_lambda_max}], "
+                             f"got {self.ltd_lambda_start}")
+        if self.ltd_hidden < 1:
+            raise ValueError(f"ltd_hidden must be >= 1, got {self.ltd_hidden}")
+        if not self.ltd_encoder.strip():
+            raise ValueError("ltd_encoder must name a sentence-transformers model, got ''")
         _check_choice("shortcut_mode", self.shortcut_mode, MODES)
         _check_choice("glyph_bank", self.glyph_bank, ("auto", "mnist", "sklearn"))
         _check_choice("eval_split", self.eval_split, ("val", "test"))
@@ -270,11 +316,13 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
         except Exception:  # a corrupt state: start the training again
             state_path.unlink()
     _trim_history(out / "history.jsonl", done_epochs * (len(dataset) // config.batch_size))
+    objective = build_objective(config, dataset, progress)
     started = time.perf_counter()
     with open(out / "history.jsonl", "a") as log:
         def on_step(record: dict) -> None:
             log.write(json.dumps(record) + "\n")
-        train(model, dataset, settings, on_step=on_step, progress=progress, state_path=state_path)
+        train(model, dataset, settings, objective=objective, on_step=on_step, progress=progress,
+              state_path=state_path)
     train_seconds = time.perf_counter() - started
     save_checkpoint(model, config, out / "model.pt")
     history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
@@ -293,9 +341,41 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
         "final_logit_scale": history[-1]["logit_scale"],
         "device": str(device),
     }
+    if config.probes:
+        metrics["probes"] = probe_model(model, train_split, eval_split, config.eval_spec(), bank,
+                                        config.seed)
     _write_json_atomic(out / "metrics.json", metrics)
     state_path.unlink(missing_ok=True)
     return metrics
+
+
+def build_objective(config: ExperimentConfig, dataset: CaptionDataset,
+                    progress: bool | None = None) -> Objective:
+    """The objective of ``config``: InfoNCE or the triplet loss, wrapped in IFM when
+    ``ifm_epsilon > 0``, plus LTD when ``ltd != "none"``. For LTD the targets of every caption
+    string the training will feed are encoded here, once (kept in
+    ``$SVL_RUNS_DIR/ltd_targets/<encoder>.pt`` when ``ltd_target_cache``)."""
+    base = (InfoNCE() if config.loss == "infonce" else
+            TripletLoss(config.triplet_margin, config.triplet_max_violation, config.triplet_reduction))
+    loss_fn = IFMLoss(base, config.ifm_epsilon) if config.ifm_epsilon > 0 else base
+    if config.ltd == "none":
+        return Objective(loss_fn)
+    cache_file = runs_dir() / "ltd_targets" / (config.ltd_encoder.replace("/", "__") + ".pt")
+    use_file = config.ltd_target_cache and cache_file.is_file()
+    cache = (TargetCache.load(cache_file, config.ltd_encoder) if use_file
+             else TargetCache(config.ltd_encoder))
+    fed = training_captions(dataset.corpus, dataset.injector, config.epochs)
+    texts = sorted({target_text(c, config.ltd_target_caption, config.n_digits) for c in fed})
+    with torch.random.fork_rng(devices=[]):  # loading the encoder must not move the seeded RNG
+        encoded = cache.ensure(texts, progress)
+    if encoded and config.ltd_target_cache:
+        cache.save(cache_file)
+    multiplier = LagrangeMultiplier(config.ltd_lambda_start, config.ltd_lambda_lr,
+                                    config.ltd_lambda_momentum, config.ltd_lambda_dampening,
+                                    config.ltd_lambda_max)
+    return LTDObjective(loss_fn, cache, TargetDecoder(config.embed_dim, cache.dim, config.ltd_hidden),
+                        config.ltd, config.ltd_bound, config.ltd_beta, multiplier,
+                        config.ltd_target_caption, config.n_digits)
 
 
 def save_checkpoint(model: ToyCLIP, config: ExperimentConfig, path: Path) -> None:

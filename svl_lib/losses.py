@@ -4,12 +4,34 @@ Notation: ``B`` = batch size, ``S = Z_img @ Z_txt.T`` the ``(B, B)`` cosine matr
 L2-normalised features, ``s`` = ``logit_scale`` = 1/temperature. Row ``i`` of the batch is a
 matching (image, caption) pair; every other row is a negative, including another caption of the
 same image (nothing masks such duplicates, as in the paper).
+
+Every loss here is a function of ``S`` (``*_from_similarities``), so that implicit feature
+modification (IFM), which perturbs ``S``, works with each of them.
 """
 from __future__ import annotations
+
+from typing import Protocol
 
 import torch
 import torch.nn.functional as F
 from torch import nn
+
+REDUCTIONS = ("sum", "mean")
+
+
+def cosine_matrix(image_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
+    """``S = image_features @ text_features.T``: ``(B, D), (B, D) -> (B, B)``."""
+    if image_features.shape != text_features.shape or image_features.dim() != 2:
+        raise ValueError("image_features and text_features must both be (B, D); got "
+                         f"{tuple(image_features.shape)} and {tuple(text_features.shape)}")
+    return image_features @ text_features.T
+
+
+def info_nce_from_similarities(sims: torch.Tensor, logit_scale: torch.Tensor | float) -> torch.Tensor:
+    """``1/2 [CE(s S, arange B) + CE(s S^T, arange B)]``, batch mean, for a ``(B, B)`` matrix ``S``."""
+    logits = logit_scale * sims
+    target = torch.arange(logits.shape[0], device=logits.device)
+    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
 
 
 def info_nce(image_features: torch.Tensor, text_features: torch.Tensor,
@@ -18,17 +40,104 @@ def info_nce(image_features: torch.Tensor, text_features: torch.Tensor,
 
     ``image_features``, ``text_features``: ``(B, D)``; ``logit_scale``: scalar. Returns a scalar.
     """
-    if image_features.shape != text_features.shape or image_features.dim() != 2:
-        raise ValueError("image_features and text_features must both be (B, D); got "
-                         f"{tuple(image_features.shape)} and {tuple(text_features.shape)}")
-    logits = logit_scale * image_features @ text_features.T
-    target = torch.arange(logits.shape[0], device=logits.device)
-    return 0.5 * (F.cross_entropy(logits, target) + F.cross_entropy(logits.T, target))
+    return info_nce_from_similarities(cosine_matrix(image_features, text_features), logit_scale)
+
+
+def triplet_from_similarities(sims: torch.Tensor, margin: float = 0.2, max_violation: bool = True,
+                              reduction: str = "sum") -> torch.Tensor:
+    """VSE++ hinge loss on a ``(B, B)`` cosine matrix ``S`` (Faghri et al. 2018).
+
+    ``c_cap[i, j] = relu(margin + S_ij - S_ii)`` (image ``i`` as the query, caption ``j`` a negative)
+    and ``c_img[i, j] = relu(margin + S_ij - S_jj)`` (caption ``j`` as the query, image ``i`` a
+    negative), both 0 on the diagonal. Per pair ``i``: with ``max_violation`` the hardest negative
+    only, ``max_j c_cap[i, j] + max_j c_img[j, i]``; otherwise the sum over all negatives. Then
+    ``reduction`` over the ``B`` pairs: ``"sum"`` (the paper's) or ``"mean"``.
+    """
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    positives = sims.diagonal()
+    off_diagonal = ~torch.eye(sims.shape[0], dtype=torch.bool, device=sims.device)
+    cost_caption = (margin + sims - positives[:, None]).clamp(min=0) * off_diagonal
+    cost_image = (margin + sims - positives[None, :]).clamp(min=0) * off_diagonal
+    if max_violation:
+        per_pair = cost_caption.max(dim=1).values + cost_image.max(dim=0).values
+    else:
+        per_pair = cost_caption.sum(dim=1) + cost_image.sum(dim=0)
+    return per_pair.sum() if reduction == "sum" else per_pair.mean()
+
+
+def vse_triplet(image_features: torch.Tensor, text_features: torch.Tensor,
+                logit_scale: torch.Tensor | float | None = None, margin: float = 0.2,
+                max_violation: bool = True, reduction: str = "sum") -> torch.Tensor:
+    """VSE++ triplet loss of the features (see :func:`triplet_from_similarities`).
+
+    ``logit_scale`` is accepted for the common signature and **ignored**: the hinge works on raw
+    cosines, so the margin sets the scale and a learnable temperature gets no gradient.
+    """
+    return triplet_from_similarities(cosine_matrix(image_features, text_features), margin,
+                                     max_violation, reduction)
+
+
+def ifm_perturb(sims: torch.Tensor, epsilon: float) -> torch.Tensor:
+    """Implicit feature modification of a ``(B, B)`` cosine matrix: ``S' = S + M`` with
+    ``M_ii = -epsilon`` (positives made harder) and ``M_ij = +epsilon`` for ``i != j`` (negatives
+    made harder). Applied to cosines, *before* the logit scale: the logit shift is ``epsilon * s``."""
+    if epsilon < 0:
+        raise ValueError(f"IFM epsilon must be >= 0, got {epsilon}")
+    eye = torch.eye(sims.shape[0], dtype=sims.dtype, device=sims.device)
+    return sims + epsilon * (1.0 - 2.0 * eye)
+
+
+class SimilarityLoss(Protocol):
+    """A contrastive loss written on the cosine matrix: ``(S (B, B), logit_scale) -> scalar``."""
+
+    def from_similarities(self, sims: torch.Tensor,
+                          logit_scale: torch.Tensor | float) -> torch.Tensor: ...
 
 
 class InfoNCE(nn.Module):
     """Module form of :func:`info_nce`."""
 
+    def from_similarities(self, sims: torch.Tensor, logit_scale: torch.Tensor | float) -> torch.Tensor:
+        return info_nce_from_similarities(sims, logit_scale)
+
     def forward(self, image_features: torch.Tensor, text_features: torch.Tensor,
                 logit_scale: torch.Tensor | float) -> torch.Tensor:
         return info_nce(image_features, text_features, logit_scale)
+
+
+class TripletLoss(nn.Module):
+    """Module form of :func:`vse_triplet` (``logit_scale`` ignored)."""
+
+    def __init__(self, margin: float = 0.2, max_violation: bool = True, reduction: str = "sum"):
+        super().__init__()
+        if margin < 0:
+            raise ValueError(f"triplet margin must be >= 0, got {margin}")
+        if reduction not in REDUCTIONS:
+            raise ValueError(f"triplet reduction must be one of {REDUCTIONS}, got {reduction!r}")
+        self.margin, self.max_violation, self.reduction = margin, max_violation, reduction
+
+    def from_similarities(self, sims: torch.Tensor, logit_scale: torch.Tensor | float) -> torch.Tensor:
+        return triplet_from_similarities(sims, self.margin, self.max_violation, self.reduction)
+
+    def forward(self, image_features: torch.Tensor, text_features: torch.Tensor,
+                logit_scale: torch.Tensor | float | None = None) -> torch.Tensor:
+        return self.from_similarities(cosine_matrix(image_features, text_features), logit_scale)
+
+
+class IFMLoss(nn.Module):
+    """IFM around a loss written on ``S``: ``L = 1/2 (L(S) + L(S'))`` with ``S'`` from
+    :func:`ifm_perturb` (IFM's ``(L + a L_adv) / (1 + a)`` with ``a = 1``). ``epsilon = 0`` gives
+    ``L(S)``. With the triplet loss, ``S'`` raises every hinge by ``2 epsilon``: a larger margin."""
+
+    def __init__(self, base: SimilarityLoss, epsilon: float):
+        super().__init__()
+        if epsilon < 0:
+            raise ValueError(f"IFM epsilon must be >= 0, got {epsilon}")
+        self.base, self.epsilon = base, epsilon
+
+    def forward(self, image_features: torch.Tensor, text_features: torch.Tensor,
+                logit_scale: torch.Tensor | float) -> torch.Tensor:
+        sims = cosine_matrix(image_features, text_features)
+        return 0.5 * (self.base.from_similarities(sims, logit_scale)
+                      + self.base.from_similarities(ifm_perturb(sims, self.epsilon), logit_scale))

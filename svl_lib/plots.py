@@ -62,3 +62,61 @@ def training_curves(histories: dict[str, pd.DataFrame]) -> plt.Figure:
     axes[0].legend()
     fig.tight_layout()
     return fig
+
+
+CONDITION_LABELS = {"clean": "evaluated without shortcut", "shortcut": "evaluated with shortcut",
+                    "image_only": "shortcut on image only", "caption_only": "shortcut on caption only"}
+
+
+def strength_curve(runs: pd.DataFrame, x: str, metric: str = "rsum",
+                   conditions: Sequence[str] = ("clean", "shortcut"), chance: float | None = None,
+                   ax: plt.Axes | None = None, title: str | None = None) -> plt.Figure:
+    """``metric`` against the swept config key ``x``, one line per evaluation condition (the
+    paper's bits figure). ``runs`` is a :func:`svl_lib.results.collect_runs` table."""
+    data = runs[runs["condition"].isin(conditions)].copy()
+    data["evaluation"] = data["condition"].map(CONDITION_LABELS)
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    sns.lineplot(data=data, x=x, y=metric, hue="evaluation", marker="o", ax=ax)
+    if chance is not None:
+        ax.axhline(chance, color="grey", ls=":", label="chance")
+    ax.set(xlabel=x, ylabel=metric.upper() if metric == "rsum" else metric, title=title)
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax.figure
+
+
+def probe_bars(probes: pd.DataFrame, hue: str, modality: str = "image",
+               title: str | None = None) -> plt.Figure:
+    """Probe accuracy per target (bars, one colour per value of the ``hue`` column) with the
+    majority baseline as a black tick on each target. ``probes`` is a
+    :func:`svl_lib.results.collect_probes` table."""
+    data = probes[probes["modality"] == modality]
+    targets = list(dict.fromkeys(data["target"]))
+    fig, ax = plt.subplots(figsize=(1.0 * len(targets) + 2, 3.6))
+    sns.barplot(data=data, x="target", y="accuracy", hue=hue, order=targets, ax=ax)
+    majority = data.groupby("target")["majority"].max().reindex(targets)
+    ax.scatter(range(len(targets)), majority, marker="_", s=600, color="black", zorder=3,
+               label="majority baseline")
+    ax.set(ylim=(0, 1.05), xlabel="", ylabel=f"{modality} probe accuracy", title=title)
+    ax.legend(fontsize=8, loc="upper left")
+    fig.tight_layout()
+    return fig
+
+
+def probe_curve(probes: pd.DataFrame, x: str, modality: str = "image",
+                targets: Sequence[str] | None = None, ax: plt.Axes | None = None,
+                title: str | None = None) -> plt.Figure:
+    """Probe accuracy above the majority baseline (``gain``) against the swept key ``x``, one
+    line per target."""
+    data = probes[probes["modality"] == modality]
+    if targets is not None:
+        data = data[data["target"].isin(targets)]
+    if ax is None:
+        fig, ax = plt.subplots(figsize=(5.5, 3.6))
+    sns.lineplot(data=data, x=x, y="gain", hue="target", marker="o", ax=ax)
+    ax.axhline(0, color="grey", ls=":")
+    ax.set(xlabel=x, ylabel=f"{modality} probe: accuracy - majority", title=title)
+    ax.legend(fontsize=8)
+    ax.figure.tight_layout()
+    return ax.figure

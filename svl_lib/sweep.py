@@ -1,0 +1,223 @@
+"""Sweeps: a grid of overrides -> one run folder per grid point, run one at a time.
+
+A grid maps a key to the list of its values; the sweep is their Cartesian product, in the grid's
+key order. Each point is a folder named after its overrides, e.g. ``n_bits=4,shortcut_mode=bits``
+(``base`` for the empty grid). Every point is validated before anything runs: an unknown key or
+an impossible value raises ``ValueError`` naming the point and the key.
+
+Two kinds of sweep:
+
+* **config sweep** (:func:`run_sweep`): the keys are :class:`~svl_lib.experiment.ExperimentConfig`
+  fields over a base config. Finished folders are skipped, unfinished (cut-off, corrupt) ones are
+  resumed or re-run (``run_experiment(..., resume=True)``), and the results come back as the
+  tidy table of :func:`svl_lib.results.collect_runs`.
+* **notebook sweep** (:func:`sweep_notebook`): the keys are a notebook's ``parameters``; each point
+  is executed with papermill into ``<root>/<point>/<notebook>`` with its own ``runs/`` and
+  ``figures/`` folders (``SVL_RUNS_DIR``, ``SVL_FIGURES_DIR``). An executed notebook is written
+  as ``.partial-<notebook>`` and renamed when it completes, so a finished point is skipped and a
+  cut-off one is executed again (its train-or-load cells reuse the runs that finished).
+
+Command line::
+
+    python -m svl_lib.sweep --out runs/bits --set shortcut_mode=bits epochs=4 --grid n_bits=0,4,8
+    python -m svl_lib.sweep --notebook notebooks/01_toy_shortcuts.ipynb --out runs/nb01 \\
+        --grid EPOCHS=2,6 --set FAST=True
+"""
+from __future__ import annotations
+
+import argparse
+import ast
+import contextlib
+import itertools
+import json
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from typing import Any, Callable
+
+import pandas as pd
+
+from .experiment import ExperimentConfig, run_experiment, run_status
+from .results import collect_runs
+
+Grid = dict[str, Sequence[Any]]
+_SAFE_NAME = re.compile(r"^[A-Za-z0-9_.,=+\-]+$")
+
+
+def grid_points(grid: Grid) -> list[dict[str, Any]]:
+    """The Cartesian product of ``grid`` as a list of override dicts (grid key order)."""
+    empty = [k for k, values in grid.items() if len(values) == 0]
+    if empty:
+        raise ValueError(f"grid key(s) {empty} have no values")
+    keys = list(grid)
+    return [dict(zip(keys, values)) for values in itertools.product(*grid.values())]
+
+
+def point_name(overrides: dict[str, Any]) -> str:
+    """A readable, deterministic folder name: ``key=value`` joined with commas (``base`` if none)."""
+    if not overrides:
+        return "base"
+    name = ",".join(f"{k}={v}" for k, v in overrides.items())
+    if not _SAFE_NAME.match(name):
+        raise ValueError(f"grid point {overrides} does not make a safe folder name ({name!r}); "
+                         "use plain numbers, booleans and words as values")
+    return name
+
+
+def plan_sweep(base: ExperimentConfig, grid: Grid, root: Path | str) -> list[tuple[Path, ExperimentConfig]]:
+    """Validate every grid point and return ``(run folder, config)`` pairs, running nothing.
+
+    Raises ``ValueError`` for an unknown key or an impossible value (naming the point and the
+    key) and ``FileExistsError`` when a point's folder holds a different config.
+    """
+    unknown = [k for k in grid if k not in ExperimentConfig.__dataclass_fields__]
+    if unknown:
+        try:
+            ExperimentConfig.from_dict(dict.fromkeys(unknown))  # names the key(s), with hints
+        except ValueError as error:
+            raise ValueError(f"grid: {error}") from None
+    plan = []
+    for overrides in grid_points(grid):
+        name = point_name(overrides)
+        try:
+            config = base.replace(**overrides)
+        except ValueError as error:
+            raise ValueError(f"grid point {name}: {error}") from None
+        folder = Path(root) / name
+        try:
+            saved = ExperimentConfig.from_dict(json.loads((folder / "config.json").read_text()))
+        except (OSError, ValueError, TypeError):
+            saved = None  # no folder, or an unreadable config: (re)started by run_experiment
+        if saved is not None and saved != config:
+            raise FileExistsError(f"run folder {folder} holds a different config than grid point "
+                                  f"{name}; use another output root")
+        plan.append((folder, config))
+    return plan
+
+
+def run_sweep(base: ExperimentConfig, grid: Grid, root: Path | str, progress: bool | None = None,
+              log: Callable[[str], None] | None = print) -> pd.DataFrame:
+    """Run every missing or unfinished point of the grid, one training at a time; skip the
+    finished ones; return :func:`~svl_lib.results.collect_runs` of ``root``, restricted to the
+    grid's folders (one row per (run, condition))."""
+    plan = plan_sweep(base, grid, root)
+    for n, (folder, config) in enumerate(plan, 1):
+        status = run_status(folder)
+        if log is not None:
+            action = {"finished": "skip (finished)", "unfinished": "resume",
+                      "missing": "run"}[status]
+            log(f"[{n}/{len(plan)}] {folder.name}: {action}")
+        if status != "finished":
+            run_experiment(config, folder, resume=True, progress=progress)
+    table = collect_runs(root)
+    names = {folder.relative_to(root).as_posix() for folder, _ in plan}
+    return table[table["run"].isin(names)].reset_index(drop=True)
+
+
+@contextlib.contextmanager
+def _environment(**values: str) -> Iterator[None]:
+    """Set environment variables for the duration of the block (a kernel inherits them)."""
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+def sweep_notebook(notebook: Path | str, grid: Grid, root: Path | str,
+                   parameters: dict[str, Any] | None = None,
+                   log: Callable[[str], None] | None = print) -> list[Path]:
+    """Execute ``notebook`` once per grid point (papermill, kernel ``python3``) with the point's
+    values (over ``parameters``) and return the executed notebooks' paths. Every key must be a
+    parameter of the notebook's ``parameters`` cell; this is checked before anything runs."""
+    import papermill
+
+    notebook, root = Path(notebook), Path(root)
+    known = papermill.inspect_notebook(str(notebook))
+    parameters = dict(parameters or {})
+    unknown = [k for k in [*grid, *parameters] if k not in known]
+    if unknown:
+        raise ValueError(f"unknown notebook parameter(s) {unknown} for {notebook.name}; "
+                         f"its parameters are {sorted(known)}")
+    points = [(root / point_name(p), p) for p in grid_points(grid)]
+    done = []
+    for n, (folder, overrides) in enumerate(points, 1):
+        target = folder / notebook.name
+        if target.is_file():
+            if log is not None:
+                log(f"[{n}/{len(points)}] {folder.name}: skip (executed)")
+            done.append(target)
+            continue
+        if log is not None:
+            log(f"[{n}/{len(points)}] {folder.name}: execute")
+        folder.mkdir(parents=True, exist_ok=True)
+        partial = folder / f".partial-{notebook.name}"
+        with _environment(SVL_RUNS_DIR=str((folder / "runs").resolve()),
+                          SVL_FIGURES_DIR=str((folder / "figures").resolve())):
+            papermill.execute_notebook(str(notebook), str(partial),
+                                       parameters={**parameters, **overrides},
+                                       kernel_name="python3", cwd=str(notebook.parent.resolve()),
+                                       progress_bar=False)
+        os.replace(partial, target)
+        done.append(target)
+    return done
+
+
+def parse_value(text: str) -> Any:
+    """A Python literal (``4``, ``0.1``, ``True``, ``None``, ``'x'``) or else the text itself."""
+    try:
+        return ast.literal_eval(text)
+    except (ValueError, SyntaxError):
+        return text
+
+
+def parse_assignments(items: Sequence[str], many: bool) -> dict[str, Any]:
+    """``["key=v1,v2", ...]`` -> ``{key: [v1, v2]}`` (``many``) or ``["key=v"]`` -> ``{key: v}``."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key:
+            raise ValueError(f"expected key=value, got {item!r}")
+        out[key] = [parse_value(v) for v in text.split(",")] if many else parse_value(text)
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                     formatter_class=argparse.RawDescriptionHelpFormatter,
+                                     epilog=__doc__.split("Command line::")[1])
+    parser.add_argument("--out", type=Path, required=True, help="the sweep's root folder")
+    parser.add_argument("--grid", nargs="+", default=[], metavar="KEY=V1,V2",
+                        help="swept keys and their values")
+    parser.add_argument("--set", nargs="+", default=[], metavar="KEY=V", dest="fixed",
+                        help="fixed overrides of the base config / notebook parameters")
+    parser.add_argument("--config", type=Path, help="base config JSON (default: the defaults)")
+    parser.add_argument("--notebook", type=Path, help="sweep this notebook's parameters instead")
+    args = parser.parse_args(argv)
+    try:
+        grid = parse_assignments(args.grid, many=True)
+        fixed = parse_assignments(args.fixed, many=False)
+        if args.notebook is not None:
+            if args.config is not None:
+                parser.error("--config applies to config sweeps, not to --notebook")
+            for path in sweep_notebook(args.notebook, grid, args.out, fixed):
+                print(path)
+            return 0
+        base = ExperimentConfig.from_dict(json.loads(args.config.read_text()) if args.config else {})
+        table = run_sweep(base.replace(**fixed), grid, args.out)
+    except (ValueError, FileExistsError) as error:
+        parser.exit(2, f"error: {error}\n")
+    columns = ["run", "condition", "i2t_r1", "t2i_r1", "rsum"]
+    with pd.option_context("display.width", 160, "display.max_rows", 200):
+        print(table[columns].round(2).to_string(index=False))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
