@@ -132,14 +132,21 @@ def test_ltd_objective_combines_the_losses_as_documented() -> None:
     targets = obj.cache.lookup(["a b", "c d", "e f", "a b"])
     rec = reconstruction_loss(obj.decoder(txt), targets)
     con = InfoNCE()(img, txt, 10.0)
-    assert parts["rec"] == pytest.approx(float(rec)) and parts["lambda"] == 1.0
-    assert float(loss) == pytest.approx(float(con + 1.0 * (rec / 0.2 - 1)), rel=1e-6)
+    rec, con = float(rec.detach()), float(con)
+    assert parts["rec"] == pytest.approx(rec) and parts["lambda"] == 1.0
+    assert float(loss.detach()) == pytest.approx(con + 1.0 * (rec / 0.2 - 1), rel=1e-6)
     obj.after_step()
-    assert float(obj.multiplier.value) == pytest.approx(1.0 + 5e-3 * (float(rec) / 0.2 - 1), rel=1e-5)
+    assert float(obj.multiplier.value) == pytest.approx(1.0 + 5e-3 * (rec / 0.2 - 1), rel=1e-5)
+    obj.after_step()  # no new forward: nothing to ascend by
+    assert obj.multiplier.steps == 1
+    resumed = _objective("constrained", FakeEncoder(), bound=0.2)
+    resumed.load_state_dict(obj.state_dict())  # the multiplier's value and momentum are saved
+    assert float(resumed.multiplier.value) == float(obj.multiplier.value)
+    assert float(resumed.multiplier.buf) == float(obj.multiplier.buf)
     free = _objective("unconstrained", FakeEncoder(), beta=0.5)
     loss, parts = free(img, txt, torch.tensor(10.0), caps)
     assert "lambda" not in parts
-    assert float(loss) == pytest.approx(parts["contrastive"] + 0.5 * parts["rec"], rel=1e-6)
+    assert float(loss.detach()) == pytest.approx(parts["contrastive"] + 0.5 * parts["rec"], rel=1e-6)
     with pytest.raises(ValueError, match="bound eta must be > 0"):
         _objective("constrained", FakeEncoder(), bound=0.0)
 
