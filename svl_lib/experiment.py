@@ -399,8 +399,11 @@ def load_model(run_dir: Path | str, device: str = "cpu") -> ToyCLIP:
     return model.to(device).eval()
 
 
-def run_or_load(config: ExperimentConfig | dict, out_dir: Path | str,
+def run_or_load(config: ExperimentConfig | dict, out_dir: Path | str, reuse: bool = True,
                 progress: bool | None = None) -> dict:
-    """Train-or-load: the metrics of a finished run folder with the same config, else train
-    (resuming an unfinished one). A folder holding a different config is an error."""
-    return run_experiment(config, out_dir, resume=True, progress=progress)
+    """Train-or-load: with ``reuse``, the metrics of a finished run folder with the same config,
+    else train (resuming an unfinished one; a folder holding a different config is an error).
+    Without ``reuse``, train again from scratch, replacing the folder."""
+    if reuse:
+        return run_experiment(config, out_dir, resume=True, progress=progress)
+    return run_experiment(config, out_dir, overwrite=True, progress=progress)

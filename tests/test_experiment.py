@@ -134,3 +134,12 @@ def test_corrupt_metrics_are_never_read_as_a_result(tmp_path) -> None:
     assert run_status(out) == "unfinished"
     metrics = run_or_load(config, out)
     assert run_status(out) == "finished" and "clean" in metrics["eval"]
+
+
+def test_run_or_load_without_reuse_trains_again(tmp_path) -> None:
+    out = tmp_path / "run"
+    config = ExperimentConfig(**TINY)
+    run_or_load(config, out)
+    stamp = (out / "metrics.json").stat().st_mtime_ns
+    run_or_load(config, out, reuse=False)
+    assert (out / "metrics.json").stat().st_mtime_ns != stamp
