@@ -2,8 +2,12 @@ import json
 
 import numpy as np
 import pytest
+import torch
+from PIL import Image
+from torchvision.transforms import functional
 
 from svl_lib.data.karpathy import read_karpathy
+from svl_lib.data.loading import to_tensor
 from svl_lib.data.toy import ATTRIBUTES, SHARED, SPECIFIC, ToyWorld, export_karpathy
 from svl_lib.models.vocab import Vocabulary, tokenize
 
@@ -99,3 +103,11 @@ def test_vocabulary_keeps_digits_and_pads() -> None:
     ids, lengths = vocab.encode(["a red circle 1 2", "a zebra"])
     assert ids.shape == (2, 5) and lengths.tolist() == [5, 2]
     assert ids[1, 1] == 1 and ids[1, 2:].eq(0).all()  # <unk>, then padding
+
+
+def test_to_tensor_matches_torchvision() -> None:
+    rgb = np.random.default_rng(0).integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    for image in (Image.fromarray(rgb), Image.fromarray(rgb[..., 0])):
+        expected = functional.to_tensor(image.convert("RGB"))
+        assert to_tensor(image).shape == (3, 7, 5)
+        assert torch.equal(to_tensor(image), expected)

@@ -2,23 +2,31 @@
 
 Training items are caption-level, as in the paper: item ``n`` is one ``(image, caption k)`` pair
 (image-major order), so an epoch visits every image once per caption. The shortcut is drawn after
-``prepare`` (geometric transforms such as resize/crop) and before ``to_tensor``: digit tiles are
+``prepare`` (geometric transforms such as resize/crop) and before ``tensor``: digit tiles are
 never cropped or flipped.
 """
 from __future__ import annotations
 
 from typing import Callable
 
+import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
-from torchvision.transforms.functional import to_tensor
 
 from ..shortcuts import ShortcutInjector
 from .corpus import Corpus
 
 PrepareFn = Callable[[Image.Image], Image.Image]
 TensorFn = Callable[[Image.Image], torch.Tensor]
+
+
+def to_tensor(image: Image.Image) -> torch.Tensor:
+    """An RGB image as a ``(3, H, W)`` float tensor in [0, 1]: the values of torchvision's
+    ``to_tensor``, about twice as fast on small images (the toy loop converts 20,000 per run)."""
+    if image.mode != "RGB":
+        image = image.convert("RGB")
+    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).permute(2, 0, 1)
 
 
 class CaptionDataset(Dataset):
