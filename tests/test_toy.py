@@ -73,6 +73,7 @@ def test_karpathy_export_round_trip(tmp_path) -> None:
     path = export_karpathy(WORLD, tmp_path / "toy")
     data = json.loads(path.read_text())
     assert data["dataset"] == "toy" and len(data["images"]) == 90
+    assert sorted(p.name for p in path.parent.iterdir()) == ["dataset_toy.json", "images"]  # no temp
     first = data["images"][0]
     assert {"split", "imgid", "filename", "sentids", "sentences"} <= set(first)
     assert {"raw", "tokens", "sentid", "imgid"} <= set(first["sentences"][0])

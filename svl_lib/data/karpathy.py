@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .corpus import Corpus, folder_loader
+from .corpus import Corpus, ImageFiles
 
 _SPLIT_MEMBERS = {"train": ("train", "restval"), "val": ("val",), "test": ("test",)}
 
@@ -43,5 +43,5 @@ def read_karpathy(json_path: Path | str, image_root: Path | str, split: str,
         names = entries[0]["toy_labels"].keys()
         labels = {a: np.array([im["toy_labels"][a] for im in entries]) for a in names}
     return Corpus(name=data.get("dataset", json_path.stem), split=split, captions=captions,
-                  load_image=folder_loader(image_root, [im["filename"] for im in entries]),
+                  load_image=ImageFiles(image_root, [im["filename"] for im in entries]),
                   labels=labels)

@@ -21,7 +21,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw
 
-from .corpus import Corpus, array_loader
+from ..files import write_text
+from .corpus import ArrayImages, Corpus
 
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "shape": ("circle", "square", "triangle", "diamond", "cross"),
@@ -98,7 +99,7 @@ class ToyWorld:
         images = np.stack([self._render(rng, {a: labels[a][i] for a in ATTRIBUTES})
                            for i in range(n)])
         captions = [self._captions(rng, {a: labels[a][i] for a in ATTRIBUTES}) for i in range(n)]
-        return Corpus(name="toy", split=split, captions=captions, load_image=array_loader(images),
+        return Corpus(name="toy", split=split, captions=captions, load_image=ArrayImages(images),
                       labels=labels, attribute_values=dict(ATTRIBUTES))
 
     def _render(self, rng: np.random.Generator, label: dict[str, int]) -> np.ndarray:
@@ -181,8 +182,5 @@ def export_karpathy(world: ToyWorld, out_dir: Path | str, overwrite: bool = Fals
                 "toy_labels": {a: int(corpus.labels[a][i]) for a in ATTRIBUTES},
             })
             sentid += len(caps)
-    path = out / "dataset_toy.json"
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"dataset": "toy", "images": images}))
-    tmp.replace(path)
-    return path
+    data = {"dataset": "toy", "images": images}  # compact, as Karpathy's files
+    return write_text(out / "dataset_toy.json", json.dumps(data))
