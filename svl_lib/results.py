@@ -1,13 +1,32 @@
-"""Read run folders back: metrics and training history as pandas tables."""
+"""Read run folders back as pandas tables, and summarise seeded settings.
+
+Run folders (:func:`run_folders`, :func:`collect_runs`, :func:`collect_probes`,
+:func:`load_history`) become tidy tables: one row per (run, condition) or (run, probe). Only
+finished folders are read.
+
+The mitigation notebooks (03-05) compare *settings*: one configuration trained with several seeds.
+:func:`run_summary` reduces one run's ``metrics.json`` dict to
+
+- ``clean RSUM`` / ``shortcut RSUM``: retrieval on the clean test split / with the test shortcut
+  (the latter only when the run evaluated it);
+- ``probe image`` / ``probe caption``: mean linear-probe accuracy (%) over the toy world's
+  attributes, from the frozen image embeddings / from the captions that name the attribute
+  (``caption_naming``), when the run holds probes (``metrics["probes"]``, :mod:`svl_lib.probes`).
+
+:func:`seed_table` lists them per (setting, seed); :func:`mitigation_table` gives each column as
+mean ± sample standard deviation (``ddof=1``) over a setting's seeds (± 0 for a single seed).
+"""
 from __future__ import annotations
 
 import json
 import warnings
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-from .experiment import run_status
+from .runs import run_status
 
 
 def load_history(run_dir: Path | str) -> pd.DataFrame:
@@ -88,3 +107,43 @@ def collect_probes(root: Path | str) -> pd.DataFrame:
         keys = _run_columns(root, run)
         rows += [{**keys, **p, "gain": p["accuracy"] - p["majority"]} for p in metrics.get("probes", [])]
     return pd.DataFrame(rows)
+
+
+PROBE_COLUMNS = {"probe image": "image", "probe caption": "caption_naming"}
+
+
+def run_summary(metrics: dict) -> dict[str, float]:
+    """The numbers of one run (a ``metrics.json`` dict): ``clean RSUM``, ``shortcut RSUM`` (when
+    evaluated) and the mean attribute probe accuracies in % (:data:`PROBE_COLUMNS`, when probed)."""
+    row = {"clean RSUM": metrics["eval"]["clean"]["rsum"]}
+    if "shortcut" in metrics["eval"]:
+        row["shortcut RSUM"] = metrics["eval"]["shortcut"]["rsum"]
+    for column, modality in PROBE_COLUMNS.items():
+        accs = [p["accuracy"] for p in metrics.get("probes", [])
+                if p["kind"] == "attribute" and p["modality"] == modality]
+        if accs:
+            row[column] = 100.0 * float(np.mean(accs))
+    return row
+
+
+def seed_table(runs: dict[str, Sequence[dict]]) -> pd.DataFrame:
+    """Long table: one row per (setting, seed) with :func:`run_summary`'s columns. ``runs`` maps a
+    setting's name to its runs' metrics dicts; ``seed`` is the position in that list (0, 1, ...)."""
+    rows = [{"setting": name, "seed": seed, **run_summary(m)}
+            for name, seeds in runs.items() for seed, m in enumerate(seeds)]
+    return pd.DataFrame(rows)
+
+
+def mitigation_table(runs: dict[str, Sequence[dict]], decimals: int = 1) -> pd.DataFrame:
+    """One row per setting (in the dict's order): ``seeds`` (how many runs) and each of
+    :func:`seed_table`'s columns as a string ``"mean ± std"`` over the setting's seeds, std the
+    sample standard deviation (``ddof=1``; 0 for a single seed)."""
+    long = seed_table(runs)
+    columns = [c for c in long.columns if c not in ("setting", "seed")]
+    grouped = long.groupby("setting", sort=False)[columns]
+    mean, std = grouped.mean(), grouped.std(ddof=1).fillna(0.0)
+    table = mean.copy().astype(object)
+    for c in columns:
+        table[c] = [f"{m:.{decimals}f} ± {s:.{decimals}f}" for m, s in zip(mean[c], std[c])]
+    table.insert(0, "seeds", grouped.size())
+    return table

@@ -38,8 +38,10 @@ from typing import Any, Callable
 
 import pandas as pd
 
-from .experiment import ExperimentConfig, run_experiment, run_status
+from .config import ExperimentConfig
+from .experiment import run_experiment
 from .results import collect_runs
+from .runs import plan_run_folder, run_status
 
 Grid = dict[str, Sequence[Any]]
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.,=+\-]+$")
@@ -65,11 +67,13 @@ def point_name(overrides: dict[str, Any]) -> str:
     return name
 
 
-def plan_sweep(base: ExperimentConfig, grid: Grid, root: Path | str) -> list[tuple[Path, ExperimentConfig]]:
+def plan_sweep(base: ExperimentConfig, grid: Grid, root: Path | str,
+               check_folders: bool = True) -> list[tuple[Path, ExperimentConfig]]:
     """Validate every grid point and return ``(run folder, config)`` pairs, running nothing.
 
     Raises ``ValueError`` for an unknown key or an impossible value (naming the point and the
-    key) and ``FileExistsError`` when a point's folder holds a different config.
+    key) and, with ``check_folders``, ``FileExistsError`` when a point's folder holds a different
+    config or files that are not a run (nothing is deleted: choose another root).
     """
     unknown = [k for k in grid if k not in ExperimentConfig.__dataclass_fields__]
     if unknown:
@@ -85,33 +89,51 @@ def plan_sweep(base: ExperimentConfig, grid: Grid, root: Path | str) -> list[tup
         except ValueError as error:
             raise ValueError(f"grid point {name}: {error}") from None
         folder = Path(root) / name
-        try:
-            saved = ExperimentConfig.from_dict(json.loads((folder / "config.json").read_text()))
-        except (OSError, ValueError, TypeError):
-            saved = None  # no folder, or an unreadable config: (re)started by run_experiment
-        if saved is not None and saved != config:
-            raise FileExistsError(f"run folder {folder} holds a different config than grid point "
-                                  f"{name}; use another output root")
+        if check_folders:
+            try:
+                plan_run_folder(folder, config, resume=True)  # touches nothing
+            except FileExistsError as error:
+                raise FileExistsError(f"grid point {name}: {error}") from None
         plan.append((folder, config))
     return plan
 
 
-def run_sweep(base: ExperimentConfig, grid: Grid, root: Path | str, progress: bool | None = None,
-              log: Callable[[str], None] | None = print) -> pd.DataFrame:
-    """Run every missing or unfinished point of the grid, one training at a time; skip the
-    finished ones; return :func:`~svl_lib.results.collect_runs` of ``root``, restricted to the
-    grid's folders (one row per (run, condition))."""
-    plan = plan_sweep(base, grid, root)
+def run_grid(base: ExperimentConfig, grid: Grid, root: Path | str, reuse: bool = True,
+             progress: bool | None = None,
+             log: Callable[[str], None] | None = print) -> list[tuple[Path, dict]]:
+    """Run every grid point one training at a time and return ``(run folder, metrics)`` pairs in
+    grid order. With ``reuse``, finished points are loaded and unfinished ones resumed
+    (:func:`~svl_lib.experiment.run_or_load`); without, every point trains again (only the
+    runs' own files are replaced)."""
+    plan = plan_sweep(base, grid, root, check_folders=reuse)
+    done = []
     for n, (folder, config) in enumerate(plan, 1):
         status = run_status(folder)
         if log is not None:
-            action = {"finished": "skip (finished)", "unfinished": "resume",
-                      "missing": "run"}[status]
+            action = "train" if not reuse or status == "missing" else {
+                "finished": "skip (finished)", "unfinished": "resume"}[status]
             log(f"[{n}/{len(plan)}] {folder.name}: {action}")
-        if status != "finished":
-            run_experiment(config, folder, resume=True, progress=progress)
+        metrics = run_experiment(config, folder, overwrite=not reuse, resume=reuse,
+                                 progress=progress)
+        done.append((folder, metrics))
+    return done
+
+
+def run_seeds(config: ExperimentConfig, seeds: int, root: Path | str, reuse: bool = True,
+              progress: bool | None = None) -> list[dict]:
+    """The metrics of ``config`` trained with seeds ``0..seeds-1`` (folders ``root/seed=N``)."""
+    grid = {"seed": list(range(seeds))}
+    return [m for _, m in run_grid(config, grid, root, reuse, progress, log=None)]
+
+
+def run_sweep(base: ExperimentConfig, grid: Grid, root: Path | str, reuse: bool = True,
+              progress: bool | None = None,
+              log: Callable[[str], None] | None = print) -> pd.DataFrame:
+    """:func:`run_grid`, then the tidy table of :func:`~svl_lib.results.collect_runs` of ``root``
+    restricted to the grid's folders (one row per (run, condition))."""
+    folders = [folder for folder, _ in run_grid(base, grid, root, reuse, progress, log)]
     table = collect_runs(root)
-    names = {folder.relative_to(root).as_posix() for folder, _ in plan}
+    names = {folder.relative_to(root).as_posix() for folder in folders}
     return table[table["run"].isin(names)].reset_index(drop=True)
 
 

@@ -1,15 +1,15 @@
 """The training loop shared by every experiment.
 
 One step: tokenize the batch's captions, forward both towers, the objective (a loss, possibly
-with extra terms), backward, clip the gradient norm (2, as in the paper), optimiser step,
-scheduler step, the objective's own update (e.g. a Lagrange multiplier). The learning rate warms up linearly, then follows
+with extra terms), backward, clip the gradient norm (2, as in the paper), optimiser step, the
+model's own update (the logit-scale clamp), scheduler step, the objective's own update (e.g. a
+Lagrange multiplier). The logged ``lr`` is the rate the step used. The learning rate warms up linearly, then follows
 a cosine to 0 over all steps (the paper's CLIP schedule). Seeded: the same seed gives the same
 batches and the same initialisation.
 """
 from __future__ import annotations
 
 import math
-import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -17,15 +17,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from .data.loading import CaptionDataset
-from .losses import info_nce
+from .files import save_torch
 from .models.base import ContrastiveModel
-
-LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+from .objectives import Objective
+from .progress import show_progress
 
 
 def seed_everything(seed: int) -> None:
@@ -40,11 +39,6 @@ def pick_device(device: str = "auto") -> torch.device:
     if device == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     return torch.device(device)
-
-
-def show_progress() -> bool:
-    """Progress bars unless running in CI (``CI`` set) or ``SVL_QUIET`` is set."""
-    return not (os.environ.get("CI") or os.environ.get("SVL_QUIET"))
 
 
 @dataclass
@@ -66,28 +60,27 @@ def warmup_cosine(step: int, warmup: int, total: int) -> float:
     return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
 
 
-class Objective(nn.Module):
-    """What the loop minimises: ``forward(image_f, text_f, logit_scale, captions)`` returns the
-    total loss and a dict of floats to log. Parameters of an objective (e.g. a decoder) are
-    trained with the model; :meth:`after_step` runs after each optimiser step (e.g. to update a
-    Lagrange multiplier with its own optimiser)."""
-
-    def __init__(self, loss_fn: LossFn = info_nce):
-        super().__init__()
-        self.loss_fn = loss_fn
-
-    def forward(self, image_f: torch.Tensor, text_f: torch.Tensor, logit_scale: torch.Tensor,
-                captions: list[str]) -> tuple[torch.Tensor, dict[str, float]]:
-        return self.loss_fn(image_f, text_f, logit_scale), {}
-
-    def after_step(self) -> None:
-        """Hook after the model's optimiser step; nothing by default."""
+def save_train_state(path: Path, **state: object) -> None:
+    """Save a training state atomically, with the RNG states of torch (CPU and, when present,
+    every CUDA device)."""
+    rng = {"torch_rng": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        rng["cuda_rng"] = torch.cuda.get_rng_state_all()
+    save_torch(path, {**state, **rng})
 
 
-def _save_state(path: Path, **state: object) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    torch.save(state, tmp)
-    os.replace(tmp, path)
+def load_train_state(path: Path) -> dict:
+    """A state saved by :func:`save_train_state`, every tensor on the CPU (``load_state_dict``
+    moves weights and optimiser state to their parameters' device; RNG states must stay CPU
+    byte tensors)."""
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def restore_rng(state: dict) -> None:
+    """Set torch's CPU and (when saved and present) CUDA RNG states from a training state."""
+    torch.set_rng_state(state["torch_rng"])
+    if state.get("cuda_rng") is not None and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(state["cuda_rng"])
 
 
 def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSettings,
@@ -109,19 +102,23 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
         raise ValueError(f"batch_size={settings.batch_size} is larger than the {len(dataset)} "
                          "training items: lower batch_size or use more training images")
     total = settings.epochs * len(loader)
-    params = [p for p in [*model.parameters(), *objective.parameters()] if p.requires_grad]
-    optimizer = torch.optim.AdamW(params, lr=settings.lr, weight_decay=settings.weight_decay)
+    groups = model.param_groups(settings.lr)
+    extra = [p for p in objective.parameters() if p.requires_grad]
+    if extra:
+        groups.append({"params": extra, "lr": settings.lr})
+    params = [p for group in groups for p in group["params"]]
+    optimizer = torch.optim.AdamW(groups, lr=settings.lr, weight_decay=settings.weight_decay)
     scheduler = torch.optim.lr_scheduler.LambdaLR(
         optimizer, lambda s: warmup_cosine(s, settings.warmup_steps, total))
     first_epoch = 0
     if state_path is not None and state_path.is_file():
-        state = torch.load(state_path, map_location=model.device, weights_only=False)
+        state = load_train_state(state_path)
         model.load_state_dict(state["model"])
         objective.load_state_dict(state["objective"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
         generator.set_state(state["generator"])
-        torch.set_rng_state(state["torch_rng"])
+        restore_rng(state)
         first_epoch = state["epoch"]
     history: list[dict] = []
     show = show_progress() if progress is None else progress
@@ -135,14 +132,16 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
             captions = list(captions)
             image_f, text_f, scale = model(images.to(model.device), model.tokenize(captions))
             loss, parts = objective(image_f, text_f, scale, captions)
+            lr = optimizer.param_groups[0]["lr"]  # the rate this step uses
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             torch.nn.utils.clip_grad_norm_(params, settings.grad_clip)
             optimizer.step()
+            model.after_step()
             scheduler.step()
             objective.after_step()
             record = {"step": step, "epoch": epoch, "loss": loss.item(),
-                      "logit_scale": scale.item(), "lr": scheduler.get_last_lr()[0], **parts}
+                      "logit_scale": scale.item(), "lr": lr, **parts}
             history.append(record)
             if on_step is not None:
                 on_step(record)
@@ -150,10 +149,10 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
             bar.set_postfix(loss=f"{record['loss']:.3f}", epoch=epoch)
             step += 1
         if state_path is not None:
-            _save_state(state_path, model=model.state_dict(), objective=objective.state_dict(),
-                        optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
-                        generator=generator.get_state(), torch_rng=torch.get_rng_state(),
-                        epoch=epoch + 1)
+            save_train_state(state_path, model=model.state_dict(),
+                             objective=objective.state_dict(), optimizer=optimizer.state_dict(),
+                             scheduler=scheduler.state_dict(), generator=generator.get_state(),
+                             epoch=epoch + 1)
     bar.close()
     model.eval()
     return history

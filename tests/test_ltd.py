@@ -9,14 +9,15 @@ import torch.nn.functional as F
 from svl_lib.data.loading import CaptionDataset
 from svl_lib.data.toy import ToyWorld
 from svl_lib.digits import load_glyph_bank
-from svl_lib.experiment import ExperimentConfig, build_objective, run_experiment
+from svl_lib.config import ExperimentConfig
+from svl_lib.experiment import run_experiment
+from svl_lib.objectives import LTDObjective, build_objective
 from svl_lib.losses import InfoNCE
-from svl_lib.ltd import (LagrangeMultiplier, LTDObjective, TargetCache, TargetDecoder,
-                         load_sentence_encoder, reconstruction_loss, strip_shortcut, target_text,
+from svl_lib.ltd import (LagrangeMultiplier, TargetCache, TargetDecoder, load_sentence_encoder,
+                         reconstruction_loss, strip_shortcut, target_cache_path, target_text,
                          training_captions)
 from svl_lib.models.toy import ToyCLIP
 from svl_lib.models.vocab import Vocabulary
-from svl_lib.paths import runs_dir
 from svl_lib.shortcuts import ShortcutInjector
 from svl_lib.training import TrainSettings, train
 
@@ -195,7 +196,7 @@ def test_ltd_end_to_end_tiny_run(tmp_path, monkeypatch) -> None:
     assert len(history) == metrics["steps"] == 1500 // 64
     assert all({"contrastive", "rec", "lambda"} <= set(h) for h in history)
     assert all(0.0 <= h["lambda"] <= 100.0 and 0.0 <= h["rec"] <= 2.0 for h in history)
-    cache_file = runs_dir() / "ltd_targets" / "all-MiniLM-L6-v2.pt"
+    cache_file = target_cache_path("all-MiniLM-L6-v2")
     cache = TargetCache.load(cache_file)
     assert cache.dim == 384  # MiniLM's width
     assert all(not c[-1].isdigit() for c in cache.targets)  # clean targets: no shortcut digits

@@ -3,7 +3,8 @@ import pytest
 
 from svl_lib.data.toy import ATTRIBUTES, ToyWorld
 from svl_lib.digits import load_glyph_bank
-from svl_lib.experiment import ExperimentConfig, run_or_load
+from svl_lib.config import ExperimentConfig
+from svl_lib.experiment import run_or_load
 from svl_lib.models.toy import ToyCLIP
 from svl_lib.models.vocab import Vocabulary
 from svl_lib.probes import MODALITIES, digit_labels, linear_probe, probe_model
@@ -49,7 +50,8 @@ def test_probe_model_covers_every_attribute_digit_and_modality() -> None:
     train, test = world.split("train"), world.split("test")
     model = ToyCLIP(Vocabulary.build(c for caps in train.captions for c in caps), 32, 32)
     spec = ExperimentConfig(shortcut_mode="unique", n_train=80, n_digits=3).eval_spec()
-    rows = probe_model(model, train, test, spec, load_glyph_bank("sklearn"), seed=0)
+    rows = probe_model(model, train, test, spec,
+                       (load_glyph_bank("sklearn"), load_glyph_bank("sklearn", part="eval")), seed=0)
     targets = list(ATTRIBUTES) + ["digit_0", "digit_1", "digit_2"]
     assert [(r["modality"], r["target"]) for r in rows] == [(m, t) for t in targets for m in MODALITIES]
     by = {(r["modality"], r["target"]): r for r in rows}

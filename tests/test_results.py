@@ -1,10 +1,16 @@
 import json
-from dataclasses import asdict, fields
+from dataclasses import fields
 
+import matplotlib.pyplot as plt
+import pandas as pd
 import pytest
 
-from svl_lib.experiment import ExperimentConfig, run_experiment
-from svl_lib.results import collect_probes, collect_runs, run_folders
+from svl_lib.config import ExperimentConfig
+from svl_lib.experiment import run_experiment
+from svl_lib.plots import ltd_curves, sweep_plot
+from svl_lib.runs import write_config
+from svl_lib.results import (PROBE_COLUMNS, collect_probes, collect_runs, mitigation_table,
+                             run_folders, run_summary, seed_table)
 
 TINY = dict(n_train=300, n_val=20, n_test=40, epochs=1, batch_size=64, warmup_steps=2)
 METRICS = {"i2t_r1": 10.0, "i2t_r5": 20.0, "i2t_r10": 30.0, "t2i_r1": 5.0, "t2i_r5": 15.0,
@@ -14,7 +20,7 @@ METRICS = {"i2t_r1": 10.0, "i2t_r5": 20.0, "i2t_r10": 30.0, "t2i_r1": 5.0, "t2i_
 def fake_run(folder, config: ExperimentConfig, probes: list[dict] | None = None) -> None:
     """A finished run folder written by hand (the schema of run_experiment's files)."""
     folder.mkdir(parents=True)
-    (folder / "config.json").write_text(json.dumps(asdict(config)))
+    write_config(folder, config)
     metrics = {"eval": {"clean": METRICS, "shortcut": {**METRICS, "rsum": 500.0}},
                "chance": {"rsum": 3.0}, "train_seconds": 1.5, "steps": 10, "final_loss": 0.5}
     if probes is not None:
@@ -40,7 +46,7 @@ def test_unfinished_and_corrupt_folders_are_skipped_with_a_warning(tmp_path) -> 
     fake_run(tmp_path / "corrupt", ExperimentConfig())
     (tmp_path / "corrupt" / "metrics.json").write_text('{"eval": ')  # half-written
     (tmp_path / "cut").mkdir()
-    (tmp_path / "cut" / "config.json").write_text(json.dumps(asdict(ExperimentConfig())))
+    write_config(tmp_path / "cut", ExperimentConfig())
     with pytest.warns(UserWarning, match="skipped 2 unfinished run folder"):
         found = run_folders(tmp_path)
     assert [p.name for p in found] == ["done"]
@@ -68,3 +74,62 @@ def test_a_real_run_fills_both_tables(tmp_path) -> None:
     assert len(probes) == (7 + config.n_digits) * 3  # (attributes + digits) x modalities
     assert set(probes["kind"]) == {"attribute", "shortcut"}
     assert probes["accuracy"].between(0, 1).all() and probes["majority"].between(0, 1).all()
+
+
+def summary_metrics(clean: float, shortcut: float | None = None,
+                    image_acc: float | None = None) -> dict:
+    """A ``metrics.json`` dict with the fields run_summary reads."""
+    metrics = {"eval": {"clean": {"rsum": clean}}}
+    if shortcut is not None:
+        metrics["eval"]["shortcut"] = {"rsum": shortcut}
+    if image_acc is not None:
+        metrics["probes"] = [
+            {"modality": "image", "target": "shape", "kind": "attribute", "accuracy": image_acc},
+            {"modality": "image", "target": "colour", "kind": "attribute", "accuracy": 1.0},
+            {"modality": "image", "target": "digit_0", "kind": "shortcut", "accuracy": 0.0},
+            {"modality": "caption_naming", "target": "shape", "kind": "attribute", "accuracy": 0.5},
+        ]
+    return metrics
+
+
+def test_run_summary_averages_attribute_probes_only() -> None:
+    assert run_summary(summary_metrics(100.0)) == {"clean RSUM": 100.0}
+    row = run_summary(summary_metrics(100.0, 400.0, image_acc=0.5))
+    assert row["shortcut RSUM"] == 400.0
+    assert row["probe image"] == pytest.approx(75.0)  # (50 + 100) / 2; the digit probe is left out
+    assert row["probe caption"] == pytest.approx(50.0)
+    assert set(PROBE_COLUMNS) == {"probe image", "probe caption"}
+
+
+def test_mitigation_table_is_mean_and_sample_std_over_seeds() -> None:
+    runs = {"baseline": [summary_metrics(100.0, 500.0), summary_metrics(110.0, 520.0),
+                         summary_metrics(120.0, 540.0)],
+            "ltd": [summary_metrics(300.0, 200.0)]}
+    long = seed_table(runs)
+    assert list(long["setting"]) == ["baseline"] * 3 + ["ltd"]
+    assert list(long["seed"]) == [0, 1, 2, 0]
+    table = mitigation_table(runs)
+    assert list(table.index) == ["baseline", "ltd"]  # the dict's order, not sorted
+    assert list(table["seeds"]) == [3, 1]
+    assert table.loc["baseline", "clean RSUM"] == "110.0 ± 10.0"  # ddof=1: std of 100, 110, 120
+    assert table.loc["baseline", "shortcut RSUM"] == "520.0 ± 20.0"
+    assert table.loc["ltd", "clean RSUM"] == "300.0 ± 0.0"  # one seed: std 0
+    assert mitigation_table(runs, decimals=2).loc["ltd", "clean RSUM"] == "300.00 ± 0.00"
+
+
+def test_sweep_plot_and_ltd_curves_draw_their_panels() -> None:
+    series = {"ifm": [summary_metrics(100.0, image_acc=0.5), summary_metrics(150.0, image_acc=0.7)]}
+    fig = sweep_plot([0.1, 0.2], series, "ε", reference={"baseline": summary_metrics(120.0)})
+    assert len(fig.axes) == 2
+    assert list(fig.axes[0].lines[0].get_ydata()) == [100.0, 150.0]
+    assert len(fig.axes[0].lines) == 2  # the series and the reference line
+    no_probes = {"a": [summary_metrics(1.0), summary_metrics(2.0)]}
+    assert len(sweep_plot([1, 2], no_probes, "x").axes) == 1
+    plt.close("all")
+    histories = {"ltd": pd.DataFrame({"step": [0, 1, 2], "rec": [0.9, 0.7, 0.5]}),
+                 "ltd constrained": pd.DataFrame({"step": [0, 1, 2], "rec": [0.9, 0.6, 0.3],
+                                                  "lambda": [1.0, 1.2, 1.1]})}
+    fig = ltd_curves(histories, bound={"ltd constrained": 0.4}, window=2)
+    assert list(fig.axes[0].lines[0].get_ydata()) == pytest.approx([0.9, 0.8, 0.6])
+    assert len(fig.axes[1].lines) == 1  # lambda of the constrained run only
+    plt.close("all")

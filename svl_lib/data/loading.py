@@ -30,6 +30,19 @@ def to_tensor(image: Image.Image) -> torch.Tensor:
     return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).permute(2, 0, 1)
 
 
+class ResizeTo:
+    """A picklable geometric transform: resize to ``size`` x ``size`` (bilinear) unless the image
+    already has that size."""
+
+    def __init__(self, size: int):
+        self.size = size
+
+    def __call__(self, image: Image.Image) -> Image.Image:
+        if image.size == (self.size, self.size):
+            return image
+        return image.resize((self.size, self.size), Image.Resampling.BILINEAR)
+
+
 class CaptionDataset(Dataset):
     """Items ``(image (3, H, W) float, caption str, image_index int)``; call :meth:`set_epoch`."""
 

@@ -1,6 +1,29 @@
-"""Image-text models. Each returns L2-normalised features and a logit scale (see ``base``)."""
+"""Image-text models by name: ``MODELS[name](config, train_corpus, info)`` builds one (see
+``base`` for the contract). Adding a model means adding an entry here, nothing in the
+orchestration."""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
 from .base import ContrastiveModel
-from .toy import ToyCLIP
+from .toy import ToyCLIP, build_toy
 from .vocab import Vocabulary, tokenize
 
-__all__ = ["ContrastiveModel", "ToyCLIP", "Vocabulary", "tokenize"]
+if TYPE_CHECKING:
+    from ..config import ExperimentConfig
+    from ..data.corpus import Corpus
+
+ModelBuilder = Callable[["ExperimentConfig", "Corpus | None", "dict[str, Any] | None"], ContrastiveModel]
+MODELS: dict[str, ModelBuilder] = {"toy": build_toy}
+
+
+def build_model(config: "ExperimentConfig", train: "Corpus | None" = None,
+                info: dict[str, Any] | None = None) -> ContrastiveModel:
+    """The model ``config.model``: fresh (built from the training corpus) or, with a checkpoint's
+    ``info``, ready to receive its ``state_dict``."""
+    return MODELS[config.model](config, train, info)
+
+
+__all__ = ["MODELS", "ContrastiveModel", "ModelBuilder", "ToyCLIP", "Vocabulary", "build_model",
+           "tokenize"]

@@ -1,9 +1,17 @@
-"""What every image-text model of the course provides.
+"""The model contract: what every image-text model of the course provides, so that the toy
+model, CLIP and VSE++ are interchangeable in the training loop, the evaluation and the run folders.
 
-``model.tokenize(captions)`` turns raw caption strings into the model's text input (on the model's
-device); ``model(images, text)`` returns L2-normalised ``image_features (B, D)``,
-``text_features (B, D)`` and the scalar ``logit_scale`` (= 1/temperature), the open_clip signature
-that the losses take.
+* ``tokenize(captions)`` -> the text input of the model (on its device);
+* ``encode_image(images (B, 3, H, W))`` and ``encode_text(tokens)`` -> L2-normalised ``(B, D)``;
+  ``model(images, tokens)`` returns both and the scalar ``logit_scale`` (= 1/temperature), the
+  open_clip signature the losses take; ``embed_dim`` is ``D``;
+* ``image_transform()``: the image transform in two picklable parts (DataLoader workers get
+  them, not the model): ``prepare`` (geometric: resize / crop, PIL -> PIL, before the shortcut is
+  pasted; ``None`` for none) and ``tensor`` (PIL -> normalised ``(3, H, W)`` tensor, after);
+* ``param_groups(lr)``: the optimiser's parameter groups (a learning rate per tower);
+* ``after_step()``: a hook after each optimiser step (here: clamp the logit scale);
+* ``rebuild_info()``: JSON-ready data needed to rebuild the model before loading its weights
+  (e.g. the vocabulary), saved with the ``state_dict`` in a run's ``model.pt``.
 """
 from __future__ import annotations
 
@@ -14,14 +22,25 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..data.loading import PrepareFn, TensorFn, to_tensor
+
 MAX_LOGIT_SCALE = 100.0
 
 
 class ContrastiveModel(nn.Module):
-    """Two towers and a logit scale: learnable (init 1/0.07) or fixed when ``temperature`` is set."""
+    """Two towers and a logit scale: learnable (init 1/0.07) or fixed when ``temperature`` is set.
 
-    def __init__(self, temperature: float | None = None, init_temperature: float = 0.07):
+    The learnable log scale is clamped to ``[0, ln 100]`` after each optimiser step
+    (:meth:`after_step`, as open_clip does), never in the forward pass: a clamp there would zero
+    its gradient at the bound, where CLIP's pretrained scale sits.
+    """
+
+    embed_dim: int
+
+    def __init__(self, embed_dim: int, temperature: float | None = None,
+                 init_temperature: float = 0.07):
         super().__init__()
+        self.embed_dim = embed_dim
         if temperature is None:
             self.log_scale = nn.Parameter(torch.tensor(math.log(1.0 / init_temperature)))
         else:
@@ -35,8 +54,26 @@ class ContrastiveModel(nn.Module):
 
     @property
     def logit_scale(self) -> torch.Tensor:
-        """``exp(log_scale)``, clamped at 100 as in CLIP."""
-        return self.log_scale.exp().clamp(max=MAX_LOGIT_SCALE)
+        """``exp(log_scale)``."""
+        return self.log_scale.exp()
+
+    def after_step(self) -> None:
+        """Clamp a learnable log scale to ``[0, ln MAX_LOGIT_SCALE]`` (call after each step)."""
+        if isinstance(self.log_scale, nn.Parameter):
+            with torch.no_grad():
+                self.log_scale.clamp_(0.0, math.log(MAX_LOGIT_SCALE))
+
+    def param_groups(self, lr: float) -> list[dict[str, Any]]:
+        """Optimiser parameter groups; by default one group at ``lr``."""
+        return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": lr}]
+
+    def image_transform(self) -> tuple[PrepareFn | None, TensorFn]:
+        """``(prepare, tensor)``: no geometric part and :func:`to_tensor` by default."""
+        return None, to_tensor
+
+    def rebuild_info(self) -> dict[str, Any]:
+        """JSON-ready data needed to rebuild this model (besides the config); none by default."""
+        return {}
 
     def image_embedding(self, images: torch.Tensor) -> torch.Tensor:
         raise NotImplementedError

@@ -1,12 +1,19 @@
 """Toy encoders for CPU training at 28-32 px: a small CNN and a GRU over a word vocabulary."""
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
+from ..data.loading import ResizeTo, TensorFn, to_tensor
 from .base import ContrastiveModel
 from .vocab import Vocabulary
+
+if TYPE_CHECKING:
+    from ..config import ExperimentConfig
+    from ..data.corpus import Corpus
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:
@@ -58,10 +65,18 @@ class ToyCLIP(ContrastiveModel):
 
     def __init__(self, vocab: Vocabulary, image_size: int = 32, embed_dim: int = 128,
                  temperature: float | None = None):
-        super().__init__(temperature=temperature)
+        super().__init__(embed_dim, temperature=temperature)
         self.vocab = vocab
+        self.image_size = image_size
         self.image_encoder = ToyImageEncoder(image_size, embed_dim)
         self.text_encoder = ToyTextEncoder(len(vocab), embed_dim)
+
+    def rebuild_info(self) -> dict[str, list[str]]:
+        return {"vocab": self.vocab.words[2:]}  # the words after <pad> and <unk>
+
+    def image_transform(self) -> tuple[ResizeTo, TensorFn]:
+        """Resize to the model's resolution (toy world images already are), then to a tensor."""
+        return ResizeTo(self.image_size), to_tensor
 
     def tokenize(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
         ids, lengths = self.vocab.encode(captions)
@@ -72,3 +87,16 @@ class ToyCLIP(ContrastiveModel):
 
     def text_embedding(self, text: tuple[torch.Tensor, torch.Tensor]) -> torch.Tensor:
         return self.text_encoder(*text)
+
+
+def build_toy(config: "ExperimentConfig", train: "Corpus | None" = None,
+              info: dict[str, Any] | None = None) -> ToyCLIP:
+    """A fresh :class:`ToyCLIP` with a vocabulary of ``train``'s captions, or one rebuilt from a
+    checkpoint's ``info`` (:meth:`ToyCLIP.rebuild_info`)."""
+    if info is not None:
+        vocab = Vocabulary(info["vocab"])
+    elif train is not None:
+        vocab = Vocabulary.build(c for caps in train.captions for c in caps)
+    else:
+        raise ValueError("build_toy needs the training corpus (for the vocabulary) or saved info")
+    return ToyCLIP(vocab, config.image_size, config.embed_dim, config.temperature)

@@ -1,0 +1,232 @@
+"""The experiment config: one flat, validated, JSON-ready dataclass per run.
+
+A notebook's ``parameters`` cell maps onto :class:`ExperimentConfig`. Unknown keys, wrong types
+and out-of-range values raise one ``ValueError`` naming the key and the fix, before anything is
+built or written. Every shortcut injector a run will build (training, evaluation, probes) is
+checked against the split sizes here too, so a config never fails after training.
+
+**Run identity.** Fields that only say how a finished model is evaluated or where it runs
+(:data:`NOT_IDENTITY`: name, device, eval_split, eval_conditions, probes) are not part of
+:meth:`ExperimentConfig.identity`: changing them never retrains a run.
+"""
+from __future__ import annotations
+
+import dataclasses
+import difflib
+import types
+import typing
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from .data import DATASETS
+from .digits import BANK_NAMES
+from .evaluation import CONDITIONS
+from .losses import REDUCTIONS
+from .ltd import TARGET_CAPTIONS
+from .models import MODELS
+from .shortcuts import MODES, ShortcutSpec
+
+LOSSES = ("infonce", "triplet")
+LTD_MODES = ("none", "constrained", "unconstrained")
+NOT_IDENTITY = ("name", "device", "eval_split", "eval_conditions", "probes")
+_SPEC = ShortcutSpec()  # the shortcut's defaults are declared once, in ShortcutSpec
+
+
+@dataclass(frozen=True)
+class ExperimentConfig:
+    """Everything that defines a run (see the module docstring)."""
+
+    name: str = "toy"
+    seed: int = 0
+    # data
+    dataset: str = "toy"
+    n_train: int = 2000
+    n_val: int = 250
+    n_test: int = 500
+    image_size: int = 32
+    data_seed: int = 0
+    # the shortcut seen in training (mode "none" = no shortcut); None = the dataset's default
+    shortcut_mode: str = _SPEC.mode
+    n_digits: int | None = None
+    n_bits: int = _SPEC.n_bits
+    shortcut_on_image: bool = _SPEC.on_image
+    shortcut_on_caption: bool = _SPEC.on_caption
+    shortcut_p: float = _SPEC.p
+    shortcut_rotate: bool = _SPEC.rotate
+    tile_fraction: float | None = None
+    glyph_bank: str = "auto"
+    # model
+    model: str = "toy"
+    embed_dim: int = 128
+    temperature: float | None = None  # None = learnable logit scale (init 1/0.07)
+    # loss: InfoNCE or the VSE++ triplet loss, optionally with IFM (epsilon 0 = off)
+    loss: str = "infonce"
+    triplet_margin: float = 0.2
+    triplet_max_violation: bool = True
+    triplet_reduction: str = "sum"
+    ifm_epsilon: float = 0.0
+    # latent target decoding (LTD): "none", "constrained" (L_rec <= ltd_bound) or "unconstrained"
+    ltd: str = "none"
+    ltd_bound: float = 0.1
+    ltd_beta: float = 1.0
+    ltd_lambda_start: float = 1.0
+    ltd_lambda_lr: float = 5e-3
+    ltd_lambda_momentum: float = 0.9
+    ltd_lambda_dampening: float = 0.9
+    ltd_lambda_max: float = 100.0
+    ltd_encoder: str = "all-MiniLM-L6-v2"
+    # targets from the caption "as_fed" to the model (the reference code's choice) or the
+    # "clean" caption (shortcut digits stripped)
+    ltd_target_caption: str = "as_fed"
+    ltd_hidden: int = 1024
+    ltd_target_cache: bool = True  # keep targets in $SVL_RUNS_DIR/ltd_targets/<encoder>.pt
+    # optimisation
+    epochs: int = 8
+    batch_size: int = 256
+    lr: float = 2e-3
+    weight_decay: float = 0.0
+    grad_clip: float = 2.0
+    warmup_steps: int = 20
+    # evaluation and placement (not part of the run's identity)
+    eval_split: str = "test"
+    eval_conditions: tuple[str, ...] = tuple(CONDITIONS)
+    probes: bool = True  # linear probes of the frozen embeddings (svl_lib.probes) in metrics.json
+    device: str = "auto"
+
+    @classmethod
+    def from_dict(cls, values: dict[str, Any]) -> "ExperimentConfig":
+        """Build from a plain dict (e.g. ``config.json`` or a notebook's parameters)."""
+        names = [f.name for f in fields(cls)]
+        unknown = [k for k in values if k not in names]
+        if unknown:
+            hints = {k: difflib.get_close_matches(k, names, n=1) for k in unknown}
+            said = ", ".join(f"{k!r}" + (f" (did you mean {h[0]!r}?)" if h else "")
+                             for k, h in hints.items())
+            raise ValueError(f"unknown config key(s): {said}")
+        values = dict(values)
+        if isinstance(values.get("eval_conditions"), list):
+            values["eval_conditions"] = tuple(values["eval_conditions"])
+        return cls(**values)
+
+    def replace(self, **changes: Any) -> "ExperimentConfig":
+        """A copy with some fields changed (validated like ``from_dict``)."""
+        return ExperimentConfig.from_dict({**asdict(self), **changes})
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def identity(self) -> dict[str, Any]:
+        """The fields that define the trained model (all but :data:`NOT_IDENTITY`)."""
+        return {k: v for k, v in asdict(self).items() if k not in NOT_IDENTITY}
+
+    def __post_init__(self) -> None:
+        hints = typing.get_type_hints(type(self))
+        for f in fields(self):
+            _check_type(f.name, getattr(self, f.name), hints[f.name])
+        _check_choice("dataset", self.dataset, tuple(DATASETS))
+        for key, value in DATASETS[self.dataset].shortcut_defaults.items():
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, value)
+        for key in ("n_digits", "tile_fraction"):  # a dataset without its own default: the spec's
+            if getattr(self, key) is None:
+                object.__setattr__(self, key, getattr(_SPEC, key))
+        _check_choice("model", self.model, tuple(MODELS))
+        _check_choice("loss", self.loss, LOSSES)
+        _check_choice("triplet_reduction", self.triplet_reduction, REDUCTIONS)
+        _check_choice("ltd", self.ltd, LTD_MODES)
+        _check_choice("ltd_target_caption", self.ltd_target_caption, TARGET_CAPTIONS)
+        _check_choice("shortcut_mode", self.shortcut_mode, MODES)
+        _check_choice("glyph_bank", self.glyph_bank, BANK_NAMES)
+        _check_choice("eval_split", self.eval_split, ("val", "test"))
+        self._check_ranges()
+        bad = [c for c in self.eval_conditions if c not in CONDITIONS]
+        if bad or not self.eval_conditions:
+            raise ValueError(f"eval_conditions must be a non-empty subset of {list(CONDITIONS)}, "
+                             f"got {list(self.eval_conditions)}")
+        if self.model == "toy" and self.image_size % 8:
+            raise ValueError(f"image_size must be a multiple of 8 for the toy CNN, got {self.image_size}")
+        sizes = DATASETS[self.dataset].sizes(self)
+        if sizes is not None:
+            for spec, split, purpose in self.injector_plan():
+                try:
+                    spec.validate(sizes[split])
+                except ValueError as error:
+                    raise ValueError(f"the {purpose} shortcut on the {split} split "
+                                     f"({sizes[split]:,} images): {error}") from None
+
+    def _check_ranges(self) -> None:
+        for name in ("triplet_margin", "ifm_epsilon", "ltd_beta", "ltd_lambda_momentum",
+                     "ltd_lambda_dampening", "weight_decay", "n_bits", "warmup_steps"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
+        for name in ("ltd_bound", "ltd_lambda_lr", "ltd_lambda_max", "lr", "grad_clip"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0, got {getattr(self, name)}"
+                                 + (" (the LTD constraint divides by it)" if name == "ltd_bound" else ""))
+        for name in ("n_train", "n_val", "n_test", "epochs", "batch_size", "embed_dim", "n_digits",
+                     "ltd_hidden"):
+            if getattr(self, name) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if not 0 <= self.ltd_lambda_start <= self.ltd_lambda_max:
+            raise ValueError(f"ltd_lambda_start must be in [0, ltd_lambda_max={self.ltd_lambda_max}], "
+                             f"got {self.ltd_lambda_start}")
+        if not self.ltd_encoder.strip():
+            raise ValueError("ltd_encoder must name a sentence-transformers model, got ''")
+        if not 0.0 <= self.shortcut_p <= 1.0:
+            raise ValueError(f"shortcut_p must be in [0, 1], got {self.shortcut_p}")
+        if not 0.0 < self.tile_fraction <= 1.0:
+            raise ValueError(f"tile_fraction must be in (0, 1], got {self.tile_fraction}")
+        if self.temperature is not None and self.temperature <= 0:
+            raise ValueError(f"temperature must be > 0 or None (learnable), got {self.temperature}")
+
+    def train_spec(self) -> ShortcutSpec:
+        """The shortcut of the training items."""
+        return ShortcutSpec(mode=self.shortcut_mode, n_digits=self.n_digits, n_bits=self.n_bits,
+                            on_image=self.shortcut_on_image, on_caption=self.shortcut_on_caption,
+                            p=self.shortcut_p, rotate=self.shortcut_rotate,
+                            tile_fraction=self.tile_fraction)
+
+    def eval_spec(self) -> ShortcutSpec:
+        """The shortcut used by the non-clean evaluation conditions and the digit probes: the
+        training shortcut, or unique ids when the model was trained without one (to fill the 2x2
+        table), on both modalities of every item."""
+        mode = self.shortcut_mode if self.shortcut_mode != "none" else "unique"
+        return dataclasses.replace(self.train_spec(), mode=mode, on_image=True, on_caption=True,
+                                   p=1.0)
+
+    def injector_plan(self) -> list[tuple[ShortcutSpec, str, str]]:
+        """Every injector a run builds, as ``(spec, split, purpose)``: training (when there is a
+        shortcut), evaluation, and the probes' (train and evaluation splits, when ``probes``)."""
+        plan = [(self.eval_spec(), self.eval_split, "evaluation")]
+        if self.shortcut_mode != "none":
+            plan.insert(0, (self.train_spec(), "train", "training"))
+        if self.probes:
+            plan.append((self.eval_spec(), "train", "probe"))
+        return plan
+
+
+def _check_choice(name: str, value: str, options: tuple[str, ...]) -> None:
+    if value not in options:
+        raise ValueError(f"{name} must be one of {options}, got {value!r}")
+
+
+def _is_instance(value: Any, hint: Any) -> bool:
+    origin = typing.get_origin(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_is_instance(value, h) for h in typing.get_args(hint))
+    if origin is tuple:
+        return isinstance(value, tuple) and all(isinstance(v, str) for v in value)
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, (int, float)) and not isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    return isinstance(value, hint)
+
+
+def _check_type(name: str, value: Any, hint: Any) -> None:
+    if not _is_instance(value, hint):
+        said = " or ".join(getattr(h, "__name__", str(h)) for h in typing.get_args(hint)) \
+            if typing.get_origin(hint) in (typing.Union, types.UnionType) else getattr(hint, "__name__", hint)
+        raise ValueError(f"config key {name!r} must be {said}, got {value!r} ({type(value).__name__})")

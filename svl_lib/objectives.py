@@ -1,0 +1,123 @@
+"""What the training loop minimises, in one place: InfoNCE or the VSE++ triplet loss
+(:mod:`svl_lib.losses`), optionally wrapped in implicit feature modification (IFM), optionally
+with latent target decoding (LTD, :mod:`svl_lib.ltd`).
+
+An :class:`Objective` maps ``(image_f (B, D), text_f (B, D), logit_scale, captions)`` to the total
+loss and a dict of floats to log; its parameters (e.g. the LTD decoder) are trained with the
+model, and :meth:`Objective.after_step` runs after each optimiser step (e.g. the Lagrange
+multiplier's ascent). :func:`build_objective` makes the objective of a config.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+import torch
+from torch import nn
+
+from .losses import IFMLoss, InfoNCE, TripletLoss, info_nce
+from .ltd import (LagrangeMultiplier, TargetCache, TargetDecoder, reconstruction_loss,
+                  target_cache_path, target_text, training_captions)
+
+if TYPE_CHECKING:
+    from .config import ExperimentConfig
+    from .data.loading import CaptionDataset
+
+LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+
+
+class Objective(nn.Module):
+    """A contrastive loss ``loss_fn(image_f, text_f, logit_scale)`` as an objective, with
+    nothing to log and nothing to do after a step."""
+
+    def __init__(self, loss_fn: LossFn = info_nce):
+        super().__init__()
+        self.loss_fn = loss_fn
+
+    def forward(self, image_f: torch.Tensor, text_f: torch.Tensor, logit_scale: torch.Tensor,
+                captions: list[str]) -> tuple[torch.Tensor, dict[str, float]]:
+        return self.loss_fn(image_f, text_f, logit_scale), {}
+
+    def after_step(self) -> None:
+        """Hook after the model's optimiser step; nothing by default."""
+
+
+class LTDObjective(Objective):
+    """Contrastive loss + latent target decoding of the caption embedding.
+
+    ``forward(image_f, text_f, logit_scale, captions)``: ``L_con = loss_fn(...)``; targets of the
+    captions (:func:`target_text`, looked up in ``cache``); ``L_rec`` of ``decoder(text_f)``.
+    ``"unconstrained"``: ``L = L_con + beta L_rec``. ``"constrained"``:
+    ``L = L_con + lambda (L_rec / eta - 1)`` with ``lambda`` a constant in the backward pass, and
+    :meth:`after_step` ascends ``lambda`` by ``L_rec / eta - 1`` of that step. Logs ``contrastive``,
+    ``rec`` and (constrained) ``lambda``, the value used in the step.
+    """
+
+    def __init__(self, loss_fn: LossFn, cache: TargetCache, decoder: TargetDecoder,
+                 mode: str = "constrained", bound: float = 0.1, beta: float = 1.0,
+                 multiplier: LagrangeMultiplier | None = None, target_caption: str = "as_fed",
+                 n_digits: int = 4):
+        super().__init__(loss_fn)
+        if mode not in ("constrained", "unconstrained"):
+            raise ValueError(f"LTD mode must be 'constrained' or 'unconstrained', got {mode!r}")
+        if bound <= 0:
+            raise ValueError(f"the LTD bound eta must be > 0, got {bound}")
+        if beta < 0:
+            raise ValueError(f"the LTD weight beta must be >= 0, got {beta}")
+        target_text("", target_caption, n_digits)  # validates target_caption
+        self.cache, self.decoder, self.mode = cache, decoder, mode
+        self.bound, self.beta, self.target_caption, self.n_digits = bound, beta, target_caption, n_digits
+        self.multiplier = multiplier or LagrangeMultiplier()
+        self._last_rec: float | None = None
+
+    def forward(self, image_f: torch.Tensor, text_f: torch.Tensor, logit_scale: torch.Tensor,
+                captions: list[str]) -> tuple[torch.Tensor, dict[str, float]]:
+        contrastive = self.loss_fn(image_f, text_f, logit_scale)
+        texts = [target_text(c, self.target_caption, self.n_digits) for c in captions]
+        targets = self.cache.lookup(texts).to(text_f.device)
+        rec = reconstruction_loss(self.decoder(text_f), targets)
+        parts = {"contrastive": contrastive.item(), "rec": rec.item()}
+        if self.mode == "unconstrained":
+            return contrastive + self.beta * rec, parts
+        lam = float(self.multiplier.value)
+        self._last_rec = rec.item()
+        return contrastive + lam * (rec / self.bound - 1.0), {**parts, "lambda": lam}
+
+    def after_step(self) -> None:
+        """Constrained: ascend ``lambda`` by ``L_rec / eta - 1`` of the step just taken."""
+        if self.mode == "constrained" and self._last_rec is not None:
+            self.multiplier.ascend(self._last_rec / self.bound - 1.0)
+            self._last_rec = None
+
+
+def contrastive_loss(config: "ExperimentConfig") -> nn.Module:
+    """InfoNCE or the triplet loss of ``config``, wrapped in IFM when ``ifm_epsilon > 0``."""
+    base = (InfoNCE() if config.loss == "infonce" else
+            TripletLoss(config.triplet_margin, config.triplet_max_violation, config.triplet_reduction))
+    return IFMLoss(base, config.ifm_epsilon) if config.ifm_epsilon > 0 else base
+
+
+def build_objective(config: "ExperimentConfig", dataset: "CaptionDataset",
+                    progress: bool | None = None) -> Objective:
+    """The objective of ``config`` for training on ``dataset``. For LTD the targets of every
+    caption string the training will feed are encoded here, once (kept in
+    :func:`~svl_lib.ltd.target_cache_path` when ``ltd_target_cache``)."""
+    loss_fn = contrastive_loss(config)
+    if config.ltd == "none":
+        return Objective(loss_fn)
+    cache_file = target_cache_path(config.ltd_encoder)
+    use_file = config.ltd_target_cache and cache_file.is_file()
+    cache = (TargetCache.load(cache_file, config.ltd_encoder) if use_file
+             else TargetCache(config.ltd_encoder))
+    fed = training_captions(dataset.corpus, dataset.injector, config.epochs)
+    texts = sorted({target_text(c, config.ltd_target_caption, config.n_digits) for c in fed})
+    with torch.random.fork_rng(devices=[]):  # loading the encoder must not move the seeded RNG
+        encoded = cache.ensure(texts, progress)
+    if encoded and config.ltd_target_cache:
+        cache.save(cache_file)
+    multiplier = LagrangeMultiplier(config.ltd_lambda_start, config.ltd_lambda_lr,
+                                    config.ltd_lambda_momentum, config.ltd_lambda_dampening,
+                                    config.ltd_lambda_max)
+    return LTDObjective(loss_fn, cache, TargetDecoder(config.embed_dim, cache.dim, config.ltd_hidden),
+                        config.ltd, config.ltd_bound, config.ltd_beta, multiplier,
+                        config.ltd_target_caption, config.n_digits)

@@ -1,0 +1,160 @@
+"""Run folders: the record of one experiment, and the rules that keep users' files safe.
+
+A run folder holds only these files of its own (:data:`RUN_FILES`), each written atomically
+(:mod:`svl_lib.files`):
+
+    config.json      the config, with ``"schema"`` (written first)
+    history.jsonl    one line per training step
+    train_state.pt   the state after the last completed epoch, for resuming (removed at the end)
+    model.pt         plain ``state_dict`` + config + the model's rebuild info
+    metrics.json     evaluation per condition (written last: a folder without it did not finish)
+
+Statuses (:func:`run_status`): ``missing`` (no folder, or an empty one), ``finished``,
+``unfinished`` (a readable config of this schema, no readable metrics) and ``foreign`` (anything
+else: a folder of other files, a config that cannot be read, a run of an older schema).
+
+**Nothing a run did not write is ever deleted.** :func:`plan_run_folder` refuses a foreign
+folder or one holding another config, unless ``overwrite``; and then :func:`start_run_folder`
+removes only the files of :data:`RUN_FILES` (and their temp files), never anything else.
+"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from .config import ExperimentConfig
+from .files import write_json, write_text
+
+SCHEMA = 2
+RUN_FILES = ("config.json", "history.jsonl", "train_state.pt", "model.pt", "metrics.json")
+STATUSES = ("missing", "finished", "unfinished", "foreign")
+
+
+def read_config(run_dir: Path | str) -> ExperimentConfig:
+    """The config of a run folder; ``ValueError`` when there is none of this schema."""
+    path = Path(run_dir) / "config.json"
+    try:
+        values = json.loads(path.read_text())
+    except (OSError, ValueError) as error:
+        raise ValueError(f"{path} cannot be read ({type(error).__name__})") from None
+    if not isinstance(values, dict) or values.pop("schema", None) != SCHEMA:
+        raise ValueError(f"{path} is not a run config of schema {SCHEMA} (written by another "
+                         "version of svl_lib, or not by svl_lib)")
+    try:
+        return ExperimentConfig.from_dict(values)
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"{path}: {error}") from None
+
+
+def read_metrics(run_dir: Path | str) -> dict[str, Any]:
+    """The ``metrics.json`` of a finished run; ``ValueError`` when it is missing or unreadable."""
+    path = Path(run_dir) / "metrics.json"
+    try:
+        metrics = json.loads(path.read_text())
+        metrics["eval"]
+    except (OSError, ValueError, KeyError, TypeError) as error:
+        raise ValueError(f"{path} is missing or unreadable ({type(error).__name__})") from None
+    return metrics
+
+
+def run_status(run_dir: Path | str) -> str:
+    """One of :data:`STATUSES` (see the module docstring)."""
+    out = Path(run_dir)
+    if not out.is_dir() or not any(out.iterdir()):
+        return "missing"
+    try:
+        read_config(out)
+    except ValueError:
+        return "foreign"
+    try:
+        read_metrics(out)
+    except ValueError:
+        return "unfinished"
+    return "finished"
+
+
+def write_config(run_dir: Path, config: ExperimentConfig) -> None:
+    write_json(run_dir / "config.json", {"schema": SCHEMA, **config.to_dict()})
+
+
+def remove_run_files(run_dir: Path) -> list[str]:
+    """Delete the run's own files (:data:`RUN_FILES` and their temp files) from ``run_dir``;
+    return the names removed. Every other file stays."""
+    removed = []
+    for name in RUN_FILES:
+        for path in [run_dir / name, *run_dir.glob(f".{name}.*.tmp")]:
+            if path.is_file():
+                path.unlink()
+                removed.append(path.name)
+    return removed
+
+
+def plan_run_folder(run_dir: Path | str, config: ExperimentConfig, overwrite: bool = False,
+                    resume: bool = False) -> str:
+    """What to do with ``run_dir`` for ``config``, touching nothing: ``"train"`` (an empty or
+    missing folder), ``"retrain"`` (``overwrite``: replace the run's files), ``"resume"`` (an
+    unfinished run of the same identity), ``"load"`` (a finished one with the same evaluation
+    fields) or ``"evaluate"`` (finished, evaluation fields changed: evaluate its model again).
+
+    Without ``overwrite``, a foreign folder or a run of another identity is a ``FileExistsError``
+    naming the folder, and so is an existing run of the same identity unless ``resume``.
+    """
+    out = Path(run_dir)
+    status = run_status(out)
+    if status == "missing":
+        return "train"
+    if overwrite:
+        return "retrain"
+    if status == "foreign":
+        raise FileExistsError(
+            f"{out} holds files that are not a run of this svl_lib version (no readable "
+            f"config.json of schema {SCHEMA}); nothing was changed. Choose another folder, or "
+            "pass overwrite=True to replace the run files in it (other files are kept)")
+    saved = read_config(out)
+    if saved.identity() != config.identity():
+        changed = sorted(k for k, v in config.identity().items() if saved.identity()[k] != v)
+        raise FileExistsError(
+            f"run folder {out} holds a different config (differs in {', '.join(changed)}); "
+            "nothing was changed. Choose another folder, or pass overwrite=True to replace its "
+            "run files")
+    if not resume:
+        raise FileExistsError(f"run folder {out} already exists ({status}); pass resume=True to "
+                              "continue or load it, overwrite=True to replace it, or choose "
+                              "another folder")
+    if status == "unfinished":
+        return "resume"
+    same_eval = all(getattr(saved, k) == getattr(config, k)
+                    for k in ("eval_split", "eval_conditions", "probes"))
+    return "load" if same_eval else "evaluate"
+
+
+def start_run_folder(run_dir: Path | str, config: ExperimentConfig, action: str) -> None:
+    """Carry out the writing part of :func:`plan_run_folder`'s ``action``: remove the run's own
+    files for ``"retrain"``, and write ``config.json`` before training or resuming."""
+    out = Path(run_dir)
+    if action == "retrain":
+        remove_run_files(out)
+    if action in ("train", "retrain", "resume"):
+        out.mkdir(parents=True, exist_ok=True)
+        write_config(out, config)
+
+
+def trim_history(path: Path, keep_steps: int) -> None:
+    """Keep the history lines of the first ``keep_steps`` steps (what a resumed state includes);
+    drop a cut-off epoch's lines and a half-written last line."""
+    lines = path.read_text().splitlines() if path.is_file() else []
+    kept = []
+    for line in lines:
+        try:
+            if json.loads(line)["step"] < keep_steps:
+                kept.append(line)
+        except (ValueError, KeyError):
+            break
+    write_text(path, "".join(f"{line}\n" for line in kept))
+
+
+def read_history(run_dir: Path | str) -> list[dict[str, Any]]:
+    """The records of ``history.jsonl``."""
+    path = Path(run_dir) / "history.jsonl"
+    return [json.loads(line) for line in path.read_text().splitlines() if line]

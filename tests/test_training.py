@@ -1,0 +1,73 @@
+"""The training loop: the logged learning rate, the logit-scale clamp, and training states that
+resume on any device."""
+import math
+
+import pytest
+import torch
+
+from svl_lib.data.loading import CaptionDataset
+from svl_lib.data.toy import ToyWorld
+from svl_lib.losses import info_nce
+from svl_lib.models import build_model
+from svl_lib.config import ExperimentConfig
+from svl_lib.models.base import MAX_LOGIT_SCALE
+from svl_lib.training import (TrainSettings, load_train_state, restore_rng, save_train_state,
+                              train, warmup_cosine)
+
+CONFIG = ExperimentConfig(n_train=40, n_val=4, n_test=8, embed_dim=16)
+
+
+def _model_and_data():
+    corpus = ToyWorld(40, 4, 8).split("train")
+    return build_model(CONFIG, corpus), CaptionDataset(corpus)
+
+
+def test_history_logs_the_learning_rate_each_step_used() -> None:
+    model, dataset = _model_and_data()
+    settings = TrainSettings(epochs=1, batch_size=50, lr=1.0, warmup_steps=4)
+    history = train(model, dataset, settings, progress=False)
+    total = len(history)
+    assert [h["lr"] for h in history] == pytest.approx(
+        [warmup_cosine(s, 4, total) for s in range(total)])
+    assert history[0]["lr"] == pytest.approx(0.25)  # step 0 uses (0 + 1) / 4 of the rate
+
+
+def test_logit_scale_has_a_gradient_at_the_bound_and_is_clamped_after_the_step() -> None:
+    model, dataset = _model_and_data()
+    with torch.no_grad():
+        model.log_scale.fill_(math.log(MAX_LOGIT_SCALE) + 1e-3)  # just above CLIP's bound
+    images, captions = torch.stack([dataset[n][0] for n in range(8)]), [dataset[n][1] for n in range(8)]
+    image_f, text_f, scale = model(images, model.tokenize(captions))
+    info_nce(image_f, text_f, scale).backward()
+    assert model.log_scale.grad is not None and model.log_scale.grad.abs() > 0
+    model.after_step()
+    assert model.log_scale.item() == pytest.approx(math.log(MAX_LOGIT_SCALE), abs=1e-6)
+
+
+def test_training_never_leaves_the_scale_above_the_bound() -> None:
+    model, dataset = _model_and_data()
+    with torch.no_grad():
+        model.log_scale.fill_(math.log(MAX_LOGIT_SCALE) - 1e-4)
+    history = train(model, dataset, TrainSettings(epochs=3, batch_size=50, lr=0.5, warmup_steps=1),
+                    progress=False)
+    assert max(h["logit_scale"] for h in history) <= MAX_LOGIT_SCALE * (1 + 1e-5)
+    assert model.log_scale.item() <= math.log(MAX_LOGIT_SCALE) + 1e-6
+
+
+def test_states_load_on_the_cpu_with_cuda_rng_states(tmp_path, monkeypatch) -> None:
+    """A state saved on a GPU machine: RNG states come back as CPU byte tensors (what
+    ``torch.set_rng_state`` accepts) and the CUDA generators are restored too."""
+    fake_cuda = [torch.arange(16, dtype=torch.uint8), torch.arange(16, 32, dtype=torch.uint8)]
+    restored = {}
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: fake_cuda)
+    monkeypatch.setattr(torch.cuda, "set_rng_state_all", lambda states: restored.update(states=states))
+    path = tmp_path / "train_state.pt"
+    save_train_state(path, epoch=3, model={"w": torch.ones(2)})
+    before = torch.get_rng_state()
+    torch.rand(5)  # move the CPU generator on
+    state = load_train_state(path)
+    assert state["torch_rng"].device.type == "cpu" and state["torch_rng"].dtype == torch.uint8
+    restore_rng(state)
+    assert torch.equal(torch.get_rng_state(), before)
+    assert [torch.equal(a, b) for a, b in zip(restored["states"], fake_cuda)] == [True, True]
