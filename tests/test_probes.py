@@ -70,16 +70,17 @@ def test_shortcut_model_keeps_the_shortcut_and_drops_most_attributes(tmp_path) -
     4 epochs, batch 128, 4 digits); two trainings, about 45 s on one busy CPU thread.
 
     Measured image probes (accuracy on clean test images; majority baseline in brackets),
-    baseline -> unique shortcut:
-      shape 0.31 -> 0.20 (0.16)      colour 0.93 -> 0.54 (0.175)   size 0.42 -> 0.37 (0.285)
-      texture 0.52 -> 0.40 (0.365)   lighting 0.68 -> 0.68 (0.33)
-      position 1.00 -> 0.97 (0.16)   background 0.98 -> 0.98 (0.19)
-      ones digit (with the shortcut drawn) 0.55 -> 1.00 (0.10)
-    Gain = accuracy - majority. Margins: every baseline gain >= 0.1 (smallest measured: 0.135);
-    the unique model's gain <= 0.6 x the baseline's for shape, colour and texture (measured 0.27,
-    0.48, 0.23) and its mean attribute gain >= 0.05 lower (measured 0.10); its ones-digit probe
-    >= 0.95; background and position survive (>= 0.9): image-wide and spatial properties that the
-    CNN's flattened feature map keeps even when the loss does not ask for them.
+    baseline -> unique shortcut (real MNIST glyphs, disjoint train / evaluation handwriting):
+      shape 0.31 -> 0.22 (0.16)      colour 0.935 -> 0.585 (0.175)  size 0.405 -> 0.30 (0.285)
+      texture 0.515 -> 0.46 (0.365)  lighting 0.68 -> 0.575 (0.33)
+      position 0.995 -> 0.98 (0.16)  background 0.98 -> 0.95 (0.19)
+      ones digit (with the shortcut drawn) 0.24 -> 0.79 (0.10)
+    Gain = accuracy - majority. Margins: every baseline gain >= 0.1 (smallest measured: 0.12);
+    the unique model's gain <= 0.7 x the baseline's for shape, colour and size (measured 0.40,
+    0.54, 0.13) and its mean attribute gain >= 0.05 lower (measured 0.107); its ones-digit probe
+    >= 0.7 and the baseline's <= 0.4; background and position survive (>= 0.9): image-wide and
+    spatial properties that the CNN's flattened feature map keeps even when the loss does not ask
+    for them.
     """
     base = ExperimentConfig(n_train=500, n_test=200, epochs=4, batch_size=128, n_digits=4)
     probes = {}
@@ -89,9 +90,10 @@ def test_shortcut_model_keeps_the_shortcut_and_drops_most_attributes(tmp_path) -
     gain = {name: {a: p[a]["accuracy"] - p[a]["majority"] for a in ATTRIBUTES}
             for name, p in probes.items()}
     assert min(gain["baseline"].values()) >= 0.1, gain["baseline"]
-    for attribute in ("shape", "colour", "texture"):
-        assert gain["unique"][attribute] <= 0.6 * gain["baseline"][attribute], (attribute, gain)
+    for attribute in ("shape", "colour", "size"):
+        assert gain["unique"][attribute] <= 0.7 * gain["baseline"][attribute], (attribute, gain)
     assert np.mean(list(gain["unique"].values())) <= np.mean(list(gain["baseline"].values())) - 0.05
-    assert probes["unique"]["digit_3"]["accuracy"] >= 0.95
+    assert probes["unique"]["digit_3"]["accuracy"] >= 0.7
+    assert probes["baseline"]["digit_3"]["accuracy"] <= 0.4
     assert probes["unique"]["background"]["accuracy"] >= 0.9
     assert probes["unique"]["position"]["accuracy"] >= 0.9
