@@ -7,12 +7,15 @@ checked against the split sizes here too, so a config never fails after training
 
 **Run identity.** Fields that only say how a finished model is evaluated or where it runs
 (:data:`NOT_IDENTITY`: name, device, eval_split, eval_conditions, probes) are not part of
-:meth:`ExperimentConfig.identity`: changing them never retrains a run.
+:meth:`ExperimentConfig.identity`: changing them never retrains a run. :meth:`ExperimentConfig.key`
+hashes the identity; :func:`svl_lib.runs.keyed_folder` names run folders with it.
 """
 from __future__ import annotations
 
 import dataclasses
 import difflib
+import hashlib
+import json
 import types
 import typing
 from dataclasses import asdict, dataclass, fields
@@ -118,6 +121,12 @@ class ExperimentConfig:
     def identity(self) -> dict[str, Any]:
         """The fields that define the trained model (all but :data:`NOT_IDENTITY`)."""
         return {k: v for k, v in asdict(self).items() if k not in NOT_IDENTITY}
+
+    def key(self) -> str:
+        """A short, stable hash of :meth:`identity` (8 hex digits): configs that train the same
+        model share it, any change of a training field changes it."""
+        text = json.dumps(self.identity(), sort_keys=True)
+        return hashlib.sha256(text.encode()).hexdigest()[:8]
 
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))

@@ -12,6 +12,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 import seaborn as sns
+from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from .data.corpus import Corpus
 from .paths import figures_dir
@@ -130,26 +131,45 @@ def probe_curve(probes: pd.DataFrame, x: str, modality: str = "image",
 
 def sweep_plot(values: Sequence[float], metrics: dict[str, Sequence[dict]], xlabel: str,
                reference: dict[str, dict] | None = None, logx: bool = False) -> plt.Figure:
-    """Clean RSUM (left) and mean image probe accuracy in % (right, when any run has probes)
-    against a swept value, one line per series (``metrics[name][i]``, a ``metrics.json`` dict,
-    belongs to ``values[i]``; one run per point, no averaging over seeds); ``reference`` runs
-    (e.g. the baseline) are drawn as dashed horizontal lines."""
+    """RSUM (left: clean, solid; with the shortcut, dotted) and mean image probe accuracy in %
+    (right, 0-100, when any run has probes) against a swept value, one colour per series
+    (``metrics[name][i]``, a ``metrics.json`` dict, belongs to ``values[i]``; one run per point, no
+    averaging over seeds); ``reference`` runs (e.g. the baseline) are drawn as dashed horizontal
+    lines (clean RSUM and probe). Ticks sit at the swept values; legends go below the panels."""
     has_probes = any("probes" in m for ms in metrics.values() for m in ms)
-    fig, axes = plt.subplots(1, 2 if has_probes else 1, figsize=(10 if has_probes else 5, 3.2),
+    fig, axes = plt.subplots(1, 2 if has_probes else 1, figsize=(10 if has_probes else 5, 3.6),
                              squeeze=False)
-    panels = [("clean RSUM", "clean RSUM (max 600)")]
+    rsum_ax = axes[0][0]
+    for k, (name, ms) in enumerate(metrics.items()):
+        rows = [run_summary(m) for m in ms]
+        rsum_ax.plot(values, [r["clean RSUM"] for r in rows], "o-", color=f"C{k}", label=f"{name}, clean")
+        if all("shortcut RSUM" in r for r in rows):
+            rsum_ax.plot(values, [r["shortcut RSUM"] for r in rows], "s:", color=f"C{k}",
+                         label=f"{name}, with shortcut")
+        if has_probes:
+            axes[0][1].plot(values, [r.get("probe image", np.nan) for r in rows], "o-", color=f"C{k}",
+                            label=name)
+    for k, (name, m) in enumerate((reference or {}).items(), start=len(metrics)):
+        row = run_summary(m)
+        rsum_ax.axhline(row["clean RSUM"], ls="--", color=f"C{k}", label=f"{name}, clean")
+        if has_probes:
+            axes[0][1].axhline(row.get("probe image", np.nan), ls="--", color=f"C{k}", label=name)
+    rsum_ax.set(ylabel="RSUM (max 600)", ylim=(0, 600))
     if has_probes:
-        panels.append(("probe image", "image probe accuracy (%)"))
-    for ax, (column, label) in zip(axes[0], panels):
-        for name, ms in metrics.items():
-            ax.plot(values, [run_summary(m).get(column, np.nan) for m in ms], "o-", label=name)
-        for k, (name, m) in enumerate((reference or {}).items()):
-            ax.axhline(run_summary(m).get(column, np.nan), ls="--", color=f"C{k + len(metrics)}",
-                       label=name)
-        ax.set(xlabel=xlabel, ylabel=label, xscale="log" if logx else "linear")
-    axes[0][0].legend(fontsize=8)
+        axes[0][1].set(ylabel="image probe accuracy (%)", ylim=(0, 100))
+    for ax in axes[0]:
+        ax.set(xlabel=xlabel, xscale="log" if logx else "linear")
+        _ticks_at(ax, values)
+        ax.legend(fontsize=7, loc="upper center", bbox_to_anchor=(0.5, -0.22), ncol=2, frameon=False)
     fig.tight_layout()
     return fig
+
+
+def _ticks_at(ax: plt.Axes, values: Sequence[float]) -> None:
+    """Ticks at exactly ``values``, labelled plainly (no overlapping minor labels on a log axis)."""
+    ax.set_xticks(list(values))
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.xaxis.set_minor_formatter(NullFormatter())
 
 
 def ltd_curves(histories: dict[str, pd.DataFrame], bound: dict[str, float] | None = None,
@@ -169,5 +189,45 @@ def ltd_curves(histories: dict[str, pd.DataFrame], bound: dict[str, float] | Non
     axes[0].set(xlabel="step", ylabel="L_rec = 1 - cos", title="reconstruction loss (dashed: bound η)")
     axes[1].set(xlabel="step", ylabel="λ", title="Lagrange multiplier")
     axes[0].legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def framework_diagram() -> plt.Figure:
+    """The SVL framework at a glance: one number written on the image (digit tiles) and on every
+    caption (digit tokens), two towers, the contrastive loss, and where LTD and IFM act."""
+    fig, ax = plt.subplots(figsize=(11, 4.2))
+    ax.set(xlim=(0, 11), ylim=(0, 4.2))
+    ax.axis("off")
+    boxes = {
+        "number": (0.2, 1.8, "shortcut number\n0 0 4 2\n(unique per image,\nor n_bits of it)", "#f6d55c"),
+        "image": (2.5, 2.8, "image + digit tiles\nalong the top edge", "#a6cee3"),
+        "caption": (2.5, 0.6, "caption + digit tokens\n\"a red circle … 0 0 4 2\"", "#b2df8a"),
+        "img_enc": (5.0, 2.8, "image encoder\n→ z_img (L2-normalised)", "#a6cee3"),
+        "txt_enc": (5.0, 0.6, "text encoder\n→ z_cap (L2-normalised)", "#b2df8a"),
+        "loss": (7.7, 1.7, "contrastive loss\nInfoNCE / triplet on\nS = z_img · z_capᵀ", "#fb9a99"),
+        "ltd": (7.7, 0.1, "LTD: decode z_cap to a sentence\nencoder's target; λ(L_rec/η − 1)\nadded to the loss", "#cab2d6"),
+        "ifm": (7.7, 3.2, "IFM: positives − ε,\nnegatives + ε in S", "#cab2d6"),
+    }
+    width, height = 2.1, 0.95
+    for x, y, text, colour in boxes.values():
+        ax.add_patch(plt.matplotlib.patches.FancyBboxPatch(
+            (x, y), width, height, boxstyle="round,pad=0.05", fc=colour, ec="black", lw=0.8))
+        ax.text(x + width / 2, y + height / 2, text, ha="center", va="center", fontsize=8.5)
+
+    def arrow(start: str, end: str, style: str = "-|>") -> None:
+        (x0, y0, *_), (x1, y1, *_) = boxes[start], boxes[end]
+        ax.annotate("", xy=(x1, y1 + height / 2), xytext=(x0 + width, y0 + height / 2),
+                    arrowprops={"arrowstyle": style, "lw": 1.2, "color": "black"})
+
+    for start, end in [("number", "image"), ("number", "caption"), ("image", "img_enc"),
+                       ("caption", "txt_enc"), ("img_enc", "loss"), ("txt_enc", "loss"),
+                       ("txt_enc", "ltd")]:
+        arrow(start, end)
+    x, y, *_ = boxes["ifm"]
+    ax.annotate("", xy=(x + width / 2, boxes["loss"][1] + height), xytext=(x + width / 2, y),
+                arrowprops={"arrowstyle": "-|>", "lw": 1.2, "color": "black"})
+    ax.set_title("SVL: the same number on both sides is enough to match every pair; "
+                 "does the model still learn the content?", fontsize=10)
     fig.tight_layout()
     return fig

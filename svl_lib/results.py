@@ -53,14 +53,14 @@ def conditions_table(metrics: dict) -> pd.DataFrame:
 
 def run_folders(root: Path | str) -> list[Path]:
     """Every finished run folder under ``root`` (recursively), sorted. Folders that hold a
-    ``config.json`` but did not finish (cut off, half-written, corrupt) are never read as results:
-    they are skipped with a warning naming them."""
+    ``config.json`` but did not finish (cut off, half-written, corrupt) or are not runs of this
+    version are never read as results: they are skipped with a warning naming them."""
     root = Path(root)
     found, unfinished = [], []
     for config in sorted(root.rglob("config.json")):
         (found if run_status(config.parent) == "finished" else unfinished).append(config.parent)
     if unfinished:
-        warnings.warn(f"skipped {len(unfinished)} unfinished run folder(s): "
+        warnings.warn(f"skipped {len(unfinished)} unfinished or foreign run folder(s): "
                       + ", ".join(str(p.relative_to(root)) for p in unfinished), stacklevel=2)
     return found
 
@@ -137,13 +137,14 @@ def seed_table(runs: dict[str, Sequence[dict]]) -> pd.DataFrame:
 def mitigation_table(runs: dict[str, Sequence[dict]], decimals: int = 1) -> pd.DataFrame:
     """One row per setting (in the dict's order): ``seeds`` (how many runs) and each of
     :func:`seed_table`'s columns as a string ``"mean ± std"`` over the setting's seeds, std the
-    sample standard deviation (``ddof=1``; 0 for a single seed)."""
+    sample standard deviation (``ddof=1``; ``"—"`` for a single seed, which has none)."""
     long = seed_table(runs)
     columns = [c for c in long.columns if c not in ("setting", "seed")]
     grouped = long.groupby("setting", sort=False)[columns]
-    mean, std = grouped.mean(), grouped.std(ddof=1).fillna(0.0)
+    mean, std = grouped.mean(), grouped.std(ddof=1)
     table = mean.copy().astype(object)
     for c in columns:
-        table[c] = [f"{m:.{decimals}f} ± {s:.{decimals}f}" for m, s in zip(mean[c], std[c])]
+        table[c] = [f"{m:.{decimals}f} ± " + ("—" if np.isnan(s) else f"{s:.{decimals}f}")
+                    for m, s in zip(mean[c], std[c])]
     table.insert(0, "seeds", grouped.size())
     return table

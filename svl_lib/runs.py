@@ -31,6 +31,13 @@ RUN_FILES = ("config.json", "history.jsonl", "train_state.pt", "model.pt", "metr
 STATUSES = ("missing", "finished", "unfinished", "foreign")
 
 
+def keyed_folder(root: Path | str, name: str, config: ExperimentConfig) -> Path:
+    """``root / "<name>-<config.key()>"``: a readable name plus the hash of the fields that define
+    training, so that a changed parameter gets its own run folder and an unchanged one reuses its
+    run."""
+    return Path(root) / f"{name}-{config.key()}"
+
+
 def read_config(run_dir: Path | str) -> ExperimentConfig:
     """The config of a run folder; ``ValueError`` when there is none of this schema."""
     path = Path(run_dir) / "config.json"

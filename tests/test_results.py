@@ -47,7 +47,7 @@ def test_unfinished_and_corrupt_folders_are_skipped_with_a_warning(tmp_path) -> 
     (tmp_path / "corrupt" / "metrics.json").write_text('{"eval": ')  # half-written
     (tmp_path / "cut").mkdir()
     write_config(tmp_path / "cut", ExperimentConfig())
-    with pytest.warns(UserWarning, match="skipped 2 unfinished run folder"):
+    with pytest.warns(UserWarning, match="skipped 2 unfinished or foreign run folder"):
         found = run_folders(tmp_path)
     assert [p.name for p in found] == ["done"]
     with pytest.warns(UserWarning):
@@ -113,16 +113,20 @@ def test_mitigation_table_is_mean_and_sample_std_over_seeds() -> None:
     assert list(table["seeds"]) == [3, 1]
     assert table.loc["baseline", "clean RSUM"] == "110.0 ± 10.0"  # ddof=1: std of 100, 110, 120
     assert table.loc["baseline", "shortcut RSUM"] == "520.0 ± 20.0"
-    assert table.loc["ltd", "clean RSUM"] == "300.0 ± 0.0"  # one seed: std 0
-    assert mitigation_table(runs, decimals=2).loc["ltd", "clean RSUM"] == "300.00 ± 0.00"
+    assert table.loc["ltd", "clean RSUM"] == "300.0 ± —"  # one seed: no std
+    assert mitigation_table(runs, decimals=2).loc["baseline", "clean RSUM"] == "110.00 ± 10.00"
 
 
 def test_sweep_plot_and_ltd_curves_draw_their_panels() -> None:
-    series = {"ifm": [summary_metrics(100.0, image_acc=0.5), summary_metrics(150.0, image_acc=0.7)]}
-    fig = sweep_plot([0.1, 0.2], series, "ε", reference={"baseline": summary_metrics(120.0)})
+    series = {"ifm": [summary_metrics(100.0, 450.0, image_acc=0.5),
+                      summary_metrics(150.0, 400.0, image_acc=0.7)]}
+    fig = sweep_plot([0.1, 0.2], series, "ε", reference={"baseline": summary_metrics(120.0)},
+                     logx=True)
     assert len(fig.axes) == 2
-    assert list(fig.axes[0].lines[0].get_ydata()) == [100.0, 150.0]
-    assert len(fig.axes[0].lines) == 2  # the series and the reference line
+    assert list(fig.axes[0].lines[0].get_ydata()) == [100.0, 150.0]  # clean RSUM
+    assert list(fig.axes[0].lines[1].get_ydata()) == [450.0, 400.0]  # RSUM with the shortcut
+    assert len(fig.axes[0].lines) == 3  # clean, with shortcut, the reference line
+    assert list(fig.axes[0].get_xticks()) == [0.1, 0.2] and fig.axes[1].get_ylim() == (0, 100)
     no_probes = {"a": [summary_metrics(1.0), summary_metrics(2.0)]}
     assert len(sweep_plot([1, 2], no_probes, "x").axes) == 1
     plt.close("all")

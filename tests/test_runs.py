@@ -7,7 +7,7 @@ import pytest
 from svl_lib.config import ExperimentConfig
 from svl_lib.experiment import run_experiment, run_or_load
 from svl_lib.files import write_json
-from svl_lib.runs import SCHEMA, plan_run_folder, read_config, run_status
+from svl_lib.runs import SCHEMA, keyed_folder, plan_run_folder, read_config, run_status
 from svl_lib.sweep import run_sweep
 
 TINY = dict(n_train=300, n_val=20, n_test=40, epochs=1, batch_size=64, warmup_steps=2, probes=False)
@@ -109,3 +109,11 @@ def test_atomic_writes_use_unique_temp_files_and_leave_none(tmp_path) -> None:
     assert not errors
     assert json.loads(target.read_text())["k"] == 19
     assert [p.name for p in tmp_path.iterdir()] == ["metrics.json"]
+
+
+def test_keyed_folders_follow_the_training_fields_only(tmp_path) -> None:
+    key = CONFIG.key()
+    assert len(key) == 8 and key == ExperimentConfig(**TINY).key()  # stable across instances
+    assert CONFIG.replace(name="x", probes=True, eval_conditions=("clean",)).key() == key
+    assert CONFIG.replace(seed=1).key() != key and CONFIG.replace(temperature=0.5).key() != key
+    assert keyed_folder(tmp_path, "baseline", CONFIG) == tmp_path / f"baseline-{key}"
