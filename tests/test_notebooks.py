@@ -1,4 +1,7 @@
-"""Execute the course notebooks with their default parameters (papermill).
+"""Execute the course notebooks with papermill: each with its default parameters, each with
+``FAST = True`` (the smoke mode teachers run before a workshop), and one twice with different
+parameters (run folders are keyed by the training parameters, so both runs train and neither is
+refused).
 
 nbval then re-runs them from the committed copies (``pytest --nbval-lax notebooks``, part of
 ``make test``) and compares the cells marked ``# NBVAL_CHECK_OUTPUT``; with train-or-load it reuses
@@ -13,6 +16,7 @@ import pytest
 from svl_lib.paths import runs_dir
 
 NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+BOOKS = sorted(p.name for p in NOTEBOOKS.glob("[0-9][0-9]_*.ipynb"))
 
 
 def execute(name: str, tmp_path: Path, **parameters) -> dict:
@@ -22,13 +26,27 @@ def execute(name: str, tmp_path: Path, **parameters) -> dict:
     return json.loads(out.read_text())
 
 
+def folder(root: Path, name: str, n_train: int) -> Path:
+    """The run folder ``<name>-<key>`` under ``root`` of the runs with ``n_train`` training images
+    (the notebook's default; a FAST run of the same notebook has its own folders)."""
+    for path in sorted(root.glob(f"{name}-*")):
+        config = json.loads(next(path.rglob("config.json")).read_text())
+        if config["n_train"] == n_train:
+            return path
+    raise AssertionError(f"no run folder {name}-* with n_train={n_train} under {root}")
+
+
+def metrics(path: Path) -> dict:
+    return json.loads((path / "metrics.json").read_text())
+
+
 @pytest.mark.notebook
 def test_notebook_01_shows_the_shortcut_effect(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SVL_FIGURES_DIR", str(tmp_path / "figures"))
     execute("01_toy_shortcuts.ipynb", tmp_path)
-    runs = runs_dir() / "01_toy_shortcuts" / "default"
-    base = json.loads((runs / "baseline" / "metrics.json").read_text())["eval"]
-    short = json.loads((runs / "unique_shortcut" / "metrics.json").read_text())["eval"]
+    runs = runs_dir() / "01_toy_shortcuts"
+    base = metrics(folder(runs, "baseline", 2000))["eval"]
+    short = metrics(folder(runs, "shortcut", 2000))["eval"]
     # measured (committed run): shortcut model 536.9 with the shortcut, 11.8 clean; baseline 228.8
     assert short["shortcut"]["rsum"] >= 480
     assert base["clean"]["rsum"] >= 200
@@ -43,18 +61,17 @@ def test_notebook_02_measures_shortcut_strength(tmp_path, monkeypatch) -> None:
     committed run: the shortcut RSUM rises and the clean RSUM falls with n_bits and with p)."""
     monkeypatch.setenv("SVL_FIGURES_DIR", str(tmp_path / "figures"))
     execute("02_shortcut_strength.ipynb", tmp_path)
-    runs = runs_dir() / "02_shortcut_strength" / "default"
-
-    def metrics(folder: str) -> dict:
-        return json.loads((runs / folder / "metrics.json").read_text())
+    runs = runs_dir() / "02_shortcut_strength"
 
     def image_probe(m: dict, target: str) -> dict:
         return next(p for p in m["probes"] if p["modality"] == "image" and p["target"] == target)
 
-    bits0, bits13 = metrics("bits/n_bits=0")["eval"], metrics("bits/n_bits=13")["eval"]
+    bits = folder(runs, "bits", 500)
+    bits0, bits13 = metrics(bits / "n_bits=0")["eval"], metrics(bits / "n_bits=13")["eval"]
     assert bits13["clean"]["rsum"] < bits0["clean"]["rsum"]
     assert bits13["shortcut"]["rsum"] > bits0["shortcut"]["rsum"] + 100
-    base, unique = metrics("baseline/base"), metrics("p/shortcut_p=1.0")
+    base = metrics(folder(runs, "baseline", 500) / "base")
+    unique = metrics(folder(runs, "p", 500) / "shortcut_p=1.0")
     assert unique["eval"]["clean"]["rsum"] < 0.5 * base["eval"]["clean"]["rsum"]
     assert image_probe(unique, "digit_3")["accuracy"] > 0.7  # measured 0.79 (unseen handwriting)
     assert image_probe(base, "digit_3")["accuracy"] < 0.4  # measured 0.24 (no leak between splits)
@@ -77,36 +94,40 @@ def _mean_clean_rsum(runs: list[dict]) -> float:
 def test_notebook_03_trains_both_losses(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SVL_FIGURES_DIR", str(tmp_path / "figures"))
     execute("03_infonce_vs_triplet.ipynb", tmp_path)
-    runs = runs_dir() / "03_infonce_vs_triplet" / "default"
-    assert _mean_clean_rsum(_seed_runs(runs / "InfoNCE_unique_shortcut")) < 0.5 * _mean_clean_rsum(
-        _seed_runs(runs / "InfoNCE"))
-    triplet = json.loads((runs / "triplet" / "seed=0" / "config.json").read_text())
-    assert triplet["loss"] == "triplet" and triplet["triplet_max_violation"] is True
+    runs = runs_dir() / "03_infonce_vs_triplet"
+    assert _mean_clean_rsum(_seed_runs(folder(runs, "InfoNCE_plus_unique_shortcut", 1000))) < (
+        0.5 * _mean_clean_rsum(_seed_runs(folder(runs, "InfoNCE", 1000))))
+    triplet = folder(runs, "triplet", 1000)
+    config = json.loads((triplet / "seed=0" / "config.json").read_text())
+    assert config["loss"] == "triplet" and config["triplet_max_violation"] is True
     # max violation from scratch collapses to the loss 2 * margin * B (every hinge = margin) ...
-    for folder in ("triplet", "triplet_unique_shortcut"):
-        for m in _seed_runs(runs / folder):
+    for name in ("triplet", "triplet_plus_unique_shortcut"):
+        for m in _seed_runs(folder(runs, name, 1000)):
             assert abs(m["final_loss"] / (2 * 0.2 * 256) - 1) < 0.1
     # ... while the sum of hinges trains
-    sum_hinges = _seed_runs(runs / "triplet_sum_of_hinges")
-    assert _mean_clean_rsum(sum_hinges) > 3 * _mean_clean_rsum(_seed_runs(runs / "triplet"))
+    sum_hinges = metrics(folder(runs, "triplet_sum_of_hinges", 1000))
+    assert sum_hinges["eval"]["clean"]["rsum"] > 3 * _mean_clean_rsum(_seed_runs(triplet))
     figures = {p.name for p in (tmp_path / "figures").iterdir()}
     assert {"03_negative_weights.png", "03_triplet_training.png"} <= figures
+
+
+def _history(path: Path) -> list[dict]:
+    return [json.loads(line) for line in (path / "history.jsonl").read_text().splitlines()]
 
 
 @pytest.mark.notebook
 def test_notebook_04_runs_constrained_ltd(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SVL_FIGURES_DIR", str(tmp_path / "figures"))
     execute("04_latent_target_decoding.ipynb", tmp_path)
-    runs = runs_dir() / "04_latent_target_decoding" / "default"
-    ltd = runs / "shortcut_plus_LTD" / "seed=0"
-    history = [json.loads(line) for line in (ltd / "history.jsonl").read_text().splitlines()]
+    runs = runs_dir() / "04_latent_target_decoding"
+    history = _history(folder(runs, "shortcut_plus_LTD", 1000) / "seed=0")
     assert all(0.0 <= h["lambda"] <= 100.0 for h in history)
     assert history[-1]["lambda"] > history[0]["lambda"]  # L_rec stays above eta = 0.1: lambda rises
-    loose = [json.loads(line) for line in (runs / "sweep" / "eta0.4" / "history.jsonl").read_text().splitlines()]
+    loose = _history(folder(runs, "eta0.4", 1000))
     assert loose[-1]["lambda"] < max(h["lambda"] for h in loose)  # bound met: lambda turns down
     assert (runs_dir() / "ltd_targets" / "all-MiniLM-L6-v2.pt").is_file()
-    assert _mean_clean_rsum(_seed_runs(runs / "unique_shortcut")) < 0.5 * _mean_clean_rsum(
-        _seed_runs(runs / "baseline"))
+    assert _mean_clean_rsum(_seed_runs(folder(runs, "unique_shortcut", 1000))) < 0.5 * _mean_clean_rsum(
+        _seed_runs(folder(runs, "baseline", 1000)))
     figures = {p.name for p in (tmp_path / "figures").iterdir()}
     assert {"04_ltd_curves.png", "04_eta_sweep.png", "04_multiplier_toy.png"} <= figures
 
@@ -115,12 +136,55 @@ def test_notebook_04_runs_constrained_ltd(tmp_path, monkeypatch) -> None:
 def test_notebook_05_sweeps_ifm_epsilon(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SVL_FIGURES_DIR", str(tmp_path / "figures"))
     execute("05_implicit_feature_modification.ipynb", tmp_path)
-    runs = runs_dir() / "05_implicit_feature_modification" / "default"
-    assert len(_seed_runs(runs / "ifm_eps0.1")) == 3
+    runs = runs_dir() / "05_implicit_feature_modification"
+    assert len(_seed_runs(folder(runs, "ifm_eps0.1", 1000))) == 3
     for eps in (0.05, 0.2, 0.5, 1.0):
-        config = json.loads((runs / f"ifm_eps{eps}" / "seed=0" / "config.json").read_text())
+        config = json.loads((folder(runs, f"ifm_eps{eps}", 1000) / "config.json").read_text())
         assert config["ifm_epsilon"] == eps and config["shortcut_mode"] == "unique"
-    assert _mean_clean_rsum(_seed_runs(runs / "unique_shortcut")) < 0.5 * _mean_clean_rsum(
-        _seed_runs(runs / "baseline"))
+    assert _mean_clean_rsum(_seed_runs(folder(runs, "unique_shortcut", 1000))) < 0.5 * _mean_clean_rsum(
+        _seed_runs(folder(runs, "baseline", 1000)))
     figures = {p.name for p in (tmp_path / "figures").iterdir()}
     assert "05_epsilon_sweep.png" in figures
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("name", BOOKS)
+def test_every_notebook_runs_in_fast_mode(name, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SVL_FIGURES_DIR", str(tmp_path / "figures"))
+    executed = execute(name, tmp_path, FAST=True)
+    assert not [o for c in executed["cells"] for o in c.get("outputs", [])
+                if o.get("output_type") == "error"]
+
+
+@pytest.mark.notebook
+def test_a_changed_parameter_trains_new_runs_and_keeps_the_old(tmp_path, monkeypatch) -> None:
+    """Exercise-style changes (another seed, a fixed temperature) each get their own run folders;
+    running the notebook again with them reuses what exists."""
+    monkeypatch.setenv("SVL_FIGURES_DIR", str(tmp_path / "figures"))
+    runs = runs_dir() / "01_toy_shortcuts"
+    execute("01_toy_shortcuts.ipynb", tmp_path, FAST=True)
+    before = {p.name: (p / "metrics.json").stat().st_mtime_ns for p in runs.glob("*-*")}
+    execute("01_toy_shortcuts.ipynb", tmp_path, FAST=True, SEED=1)
+    after = {p.name: (p / "metrics.json").stat().st_mtime_ns for p in runs.glob("*-*")}
+    assert len(after) == len(before) + 2  # a baseline and a shortcut run for SEED = 1
+    assert all(after[name] == stamp for name, stamp in before.items())  # nothing retrained
+
+
+TINY = dict(N_TRAIN=300, N_TEST=50, EPOCHS=1, BATCH_SIZE=64)
+EXERCISES = {  # one exercise's parameter change per notebook, in a tiny setting
+    "01_toy_shortcuts.ipynb": dict(FAST=True, SHORTCUT_MODE="bits", N_BITS=2),
+    "02_shortcut_strength.ipynb": dict(**TINY, N_BITS=[0, 1, 2], P_VALUES=[1.0], TEMPERATURES=[0.1]),
+    "03_infonce_vs_triplet.ipynb": dict(FAST=True, TRIPLET_REDUCTION="mean"),
+    "04_latent_target_decoding.ipynb": dict(FAST=True, LTD_LAMBDA_LR=5e-3),
+    "05_implicit_feature_modification.ipynb": dict(FAST=True, TEMPERATURE=0.07),
+}
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("name", sorted(EXERCISES))
+def test_an_exercise_of_every_notebook_runs(name, tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("SVL_FIGURES_DIR", str(tmp_path / "figures"))
+    executed = execute(name, tmp_path, **EXERCISES[name])
+    assert not [o for c in executed["cells"] for o in c.get("outputs", [])
+                if o.get("output_type") == "error"]
+    assert set(EXERCISES) == set(BOOKS)
