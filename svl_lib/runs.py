@@ -34,8 +34,10 @@ STATUSES = ("missing", "finished", "unfinished", "foreign")
 def keyed_folder(root: Path | str, name: str, config: ExperimentConfig) -> Path:
     """``root / "<name>-<config.key()>"``: a readable name plus the hash of the fields that define
     training, so that a changed parameter gets its own run folder and an unchanged one reuses its
-    run."""
-    return Path(root) / f"{name}-{config.key()}"
+    run. The name is made folder-friendly: ``+`` becomes ``plus`` and spaces ``_``
+    (``"InfoNCE + unique shortcut"`` -> ``InfoNCE_plus_unique_shortcut-1a2b3c4d``)."""
+    slug = "_".join(name.replace("+", "plus").split())
+    return Path(root) / f"{slug}-{config.key()}"
 
 
 def read_config(run_dir: Path | str) -> ExperimentConfig:

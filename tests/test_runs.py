@@ -117,3 +117,4 @@ def test_keyed_folders_follow_the_training_fields_only(tmp_path) -> None:
     assert CONFIG.replace(name="x", probes=True, eval_conditions=("clean",)).key() == key
     assert CONFIG.replace(seed=1).key() != key and CONFIG.replace(temperature=0.5).key() != key
     assert keyed_folder(tmp_path, "baseline", CONFIG) == tmp_path / f"baseline-{key}"
+    assert keyed_folder(tmp_path, "a + b c", CONFIG).name == f"a_plus_b_c-{key}"
