@@ -1,5 +1,6 @@
 """The setup cell of every notebook: it installs the course only where a module is missing, from
-the checkout around the notebook with the extras that notebook needs, or from ``SVL_PACKAGE``."""
+the checkout around the notebook with the extras that notebook needs, or else from the course
+repository (``git+`` the configured URL, or ``SVL_REPO_URL``)."""
 import importlib.util
 import json
 import subprocess
@@ -7,6 +8,8 @@ import sys
 from pathlib import Path
 
 import pytest
+
+from svl_lib import badges
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -43,10 +46,13 @@ def test_setup_installs_the_ltd_extra_when_only_it_is_missing(monkeypatch) -> No
     assert calls and calls[0][-1] == str(ROOT) + "[ltd]"
 
 
-def test_setup_outside_a_checkout_uses_svl_package_or_says_what_to_do(tmp_path, monkeypatch) -> None:
-    monkeypatch.delenv("SVL_PACKAGE", raising=False)
-    with pytest.raises(RuntimeError, match="clone the course repository"):
-        run_cell(BOOKS[0], tmp_path, monkeypatch, {"svl_lib"})
-    monkeypatch.setenv("SVL_PACKAGE", "svl_lib[ltd] @ file:///somewhere")
+def test_setup_outside_a_checkout_installs_from_the_repository_url(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("SVL_REPO_URL", raising=False)
+    for book in BOOKS:
+        extras = "[ltd]" if book.name.startswith("04") else ""
+        calls = run_cell(book, tmp_path, monkeypatch, {"svl_lib"})
+        assert calls == [[sys.executable, "-m", "pip", "install", "--quiet",
+                          f"svl_lib{extras} @ git+{badges.repository_url(ROOT)}"]]
+    monkeypatch.setenv("SVL_REPO_URL", "file:///somewhere/svl")
     calls = run_cell(BOOKS[0], tmp_path, monkeypatch, {"svl_lib"})
-    assert calls[0][-1] == "svl_lib[ltd] @ file:///somewhere"
+    assert calls[0][-1] == "svl_lib @ git+file:///somewhere/svl"
