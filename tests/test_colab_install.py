@@ -28,6 +28,10 @@ def host(tmp_path_factory) -> dict:
     venv = base / "venv"
     subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     python = venv / "bin" / "python"
+    # a current pip, as Colab has (the pip that venv bundles rejects git+file:/// requirements)
+    subprocess.run([str(python), "-m", "pip", "install", "--quiet", "--upgrade", "pip"], check=True)
+    # and no packages of its own beyond pip: the host's setuptools is this environment's
+    subprocess.run([str(python), "-m", "pip", "uninstall", "--quiet", "--yes", "setuptools"], check=True)
     view = base / "host-packages"
     view.mkdir()
     for entry in Path(sysconfig.get_paths()["purelib"]).iterdir():
@@ -51,12 +55,12 @@ def setup_spec(book: Path, repo_url: str) -> str:
 
 def test_the_setup_cells_install_plan_replaces_none_of_the_hosts_packages(host) -> None:
     probe = [host["python"], "-c", "import torch, ipykernel, ipywidgets, svl_lib"]
-    assert "No module named 'svl_lib'" in subprocess.run(probe, env=host["env"], capture_output=True,
-                                                         text=True).stderr
+    assert "No module named 'svl_lib'" in subprocess.run(probe, env=host["env"], cwd=host["base"],
+                                                         capture_output=True, text=True).stderr
     for spec in sorted({setup_spec(book, host["env"]["SVL_REPO_URL"]) for book in BOOKS}):
         report = host["base"] / "report.json"
         subprocess.run([host["python"], "-m", "pip", "install", "--quiet", "--dry-run", "--report",
-                        str(report), spec], env=host["env"], check=True)
+                        str(report), spec], env=host["env"], cwd=host["base"], check=True)
         plan = [item["metadata"]["name"] for item in json.loads(report.read_text())["install"]]
         assert plan == ["svl_lib"], f"{spec} would install {plan}"
 
@@ -70,6 +74,6 @@ def test_every_notebook_installs_the_course_outside_a_checkout_and_runs_fast(hos
                         "python3", "--cwd", str(work), "-p", "FAST", "True", "--no-progress-bar"],
                        env=env, check=True, capture_output=True)
     where = subprocess.run([host["python"], "-c", "import svl_lib; print(svl_lib.__file__)"], env=env,
-                           check=True, capture_output=True, text=True).stdout
+                           cwd=work, check=True, capture_output=True, text=True).stdout
     assert where.startswith(str(host["base"] / "venv")), where  # installed by the setup cell, not linked
     assert sorted(p.name for p in work.glob("*.ipynb")) == [b.name for b in BOOKS]
