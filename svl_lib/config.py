@@ -30,6 +30,7 @@ from .models import MODELS
 from .shortcuts import MODES, ShortcutSpec
 
 LOSSES = ("infonce", "triplet")
+LR_SCHEDULES = ("cosine", "step")
 LTD_MODES = ("none", "constrained", "unconstrained")
 NOT_IDENTITY = ("name", "device", "eval_split", "eval_conditions", "probes")
 _SPEC = ShortcutSpec()  # the shortcut's defaults are declared once, in ShortcutSpec
@@ -41,8 +42,10 @@ class ExperimentConfig:
 
     name: str = "toy"
     seed: int = 0
-    # data
+    # data: "toy" (generated; n_train/n_val/n_test/image_size/data_seed apply to it only), or a
+    # Karpathy dataset ("coco", "flickr30k") read from data_root (None: $SVL_DATA_DIR/<dataset>)
     dataset: str = "toy"
+    data_root: str | None = None
     n_train: int = 2000
     n_val: int = 250
     n_test: int = 500
@@ -58,8 +61,13 @@ class ExperimentConfig:
     shortcut_rotate: bool = _SPEC.rotate
     tile_fraction: float | None = None
     glyph_bank: str = "auto"
-    # model
+    # model: "toy", "clip" (open_clip) or "vse" (VSE++). arch: the open_clip name (default RN50) or
+    # the ResNet (default resnet152), "tiny" for CPU tests; pretrained: an open_clip tag or a
+    # checkpoint path for CLIP, "imagenet" or a path for VSE++, "" for random init.
+    # embed_dim: toy and VSE++ (the paper's VSE++: 1024); CLIP's comes from its arch.
     model: str = "toy"
+    arch: str = ""
+    pretrained: str = ""
     embed_dim: int = 128
     temperature: float | None = None  # None = learnable logit scale (init 1/0.07)
     # loss: InfoNCE or the VSE++ triplet loss, optionally with IFM (epsilon 0 = off)
@@ -90,6 +98,10 @@ class ExperimentConfig:
     weight_decay: float = 0.0
     grad_clip: float = 2.0
     warmup_steps: int = 20
+    # "cosine": linear warm-up, then cosine to 0 (the paper's CLIP); "step": x0.1 every
+    # lr_step_epochs epochs (the paper's VSE++: 15)
+    lr_schedule: str = "cosine"
+    lr_step_epochs: int = 15
     # evaluation and placement (not part of the run's identity)
     eval_split: str = "test"
     eval_conditions: tuple[str, ...] = tuple(CONDITIONS)
@@ -124,8 +136,12 @@ class ExperimentConfig:
 
     def key(self) -> str:
         """A short, stable hash of :meth:`identity` (8 hex digits): configs that train the same
-        model share it, any change of a training field changes it."""
-        text = json.dumps(self.identity(), sort_keys=True)
+        model share it, any change of a training field changes it. Only fields that differ from
+        their declared default are hashed, so adding a field (with a default) to the config later
+        keeps every existing key."""
+        defaults = {f.name: f.default for f in fields(self)}
+        changed = {k: v for k, v in self.identity().items() if v != defaults[k]}
+        text = json.dumps(changed, sort_keys=True)
         return hashlib.sha256(text.encode()).hexdigest()[:8]
 
     def __post_init__(self) -> None:
@@ -141,6 +157,7 @@ class ExperimentConfig:
                 object.__setattr__(self, key, getattr(_SPEC, key))
         _check_choice("model", self.model, tuple(MODELS))
         _check_choice("loss", self.loss, LOSSES)
+        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         _check_choice("triplet_reduction", self.triplet_reduction, REDUCTIONS)
         _check_choice("ltd", self.ltd, LTD_MODES)
         _check_choice("ltd_target_caption", self.ltd_target_caption, TARGET_CAPTIONS)
@@ -152,6 +169,10 @@ class ExperimentConfig:
         if bad or not self.eval_conditions:
             raise ValueError(f"eval_conditions must be a non-empty subset of {list(CONDITIONS)}, "
                              f"got {list(self.eval_conditions)}")
+        if self.model != "toy" and self.dataset == "toy":
+            raise ValueError(f"model {self.model!r} needs photos at 224 px: use dataset 'coco' or "
+                             "'flickr30k' (for a stand-in: svl_lib.data.toy.export_karpathy(..., "
+                             "dataset='coco') and data_root)")
         if self.model == "toy" and self.image_size % 8:
             raise ValueError(f"image_size must be a multiple of 8 for the toy CNN, got {self.image_size}")
         sizes = DATASETS[self.dataset].sizes(self)
@@ -173,7 +194,7 @@ class ExperimentConfig:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}"
                                  + (" (the LTD constraint divides by it)" if name == "ltd_bound" else ""))
         for name in ("n_train", "n_val", "n_test", "epochs", "batch_size", "embed_dim", "n_digits",
-                     "ltd_hidden"):
+                     "ltd_hidden", "lr_step_epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.ltd_lambda_start <= self.ltd_lambda_max:

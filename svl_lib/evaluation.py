@@ -12,10 +12,12 @@ Conditions (image gets the shortcut, caption gets the shortcut):
 """
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Sequence
-from typing import Callable
+from dataclasses import dataclass, field
 
 import torch
+from torch.utils.data import DataLoader, Dataset
 
 from .data.corpus import Corpus
 from .data.loading import PrepareFn, TensorFn, eval_captions, eval_images
@@ -31,15 +33,25 @@ CONDITIONS: dict[str, tuple[bool, bool]] = {
 }
 
 
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on a GPU, nothing on a CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
+
+
 @torch.no_grad()
-def encode_images(model: ContrastiveModel, n_images: int, load: Callable[[int], torch.Tensor],
-                  batch_size: int = 256) -> torch.Tensor:
-    """``(n_images, D)`` features of ``load(0..n-1)``, on the CPU."""
+def encode_images(model: ContrastiveModel, images: Dataset, batch_size: int = 256,
+                  num_workers: int = 0) -> torch.Tensor:
+    """``(len(images), D)`` features, on the CPU, in batches through a DataLoader (``num_workers``
+    processes decode and transform while the model encodes; bf16 autocast on a GPU)."""
     model.eval()
+    loader = DataLoader(images, batch_size=batch_size, num_workers=num_workers,
+                        pin_memory=model.device.type == "cuda")
     out = []
-    for start in range(0, n_images, batch_size):
-        batch = torch.stack([load(i) for i in range(start, min(start + batch_size, n_images))])
-        out.append(model.encode_image(batch.to(model.device)).float().cpu())
+    for batch in loader:
+        with autocast(model.device):
+            out.append(model.encode_image(batch.to(model.device, non_blocking=True)).float().cpu())
     return torch.cat(out)
 
 
@@ -47,15 +59,18 @@ def encode_images(model: ContrastiveModel, n_images: int, load: Callable[[int], 
 def encode_texts(model: ContrastiveModel, texts: list[str], batch_size: int = 1024) -> torch.Tensor:
     """``(len(texts), D)`` caption features, on the CPU."""
     model.eval()
-    out = [model.encode_text(model.tokenize(texts[s:s + batch_size])).float().cpu()
-           for s in range(0, len(texts), batch_size)]
+    out = []
+    for start in range(0, len(texts), batch_size):
+        with autocast(model.device):
+            out.append(model.encode_text(model.tokenize(texts[start:start + batch_size])).float().cpu())
     return torch.cat(out)
 
 
-def evaluate(model: ContrastiveModel, corpus: Corpus, injector: ShortcutInjector | None = None,
-             conditions: Sequence[str] = ("clean",), prepare: PrepareFn | None = None,
-             tensor: TensorFn | None = None, batch_size: int = 256) -> dict[str, dict[str, float]]:
-    """Retrieval metrics per condition: ``{"clean": {"i2t_r1": ..., "rsum": ...}, ...}``.
+def encode_conditions(model: ContrastiveModel, corpus: Corpus, injector: ShortcutInjector | None = None,
+                      conditions: Sequence[str] = ("clean",), prepare: PrepareFn | None = None,
+                      tensor: TensorFn | None = None, batch_size: int = 256,
+                      num_workers: int = 0) -> Features:
+    """Image and caption features of the split for ``conditions``, each encoded once.
 
     ``injector`` must be an evaluation injector (``evaluation=True``) over this split; it is
     needed for every condition but ``clean``.
@@ -68,20 +83,57 @@ def evaluate(model: ContrastiveModel, corpus: Corpus, injector: ShortcutInjector
     if injector is not None and not injector.evaluation:
         raise ValueError("evaluate() needs an evaluation injector: ShortcutInjector(..., evaluation=True)")
     kwargs = {} if tensor is None else {"tensor": tensor}
-    images: dict[bool, torch.Tensor] = {}
-    texts: dict[bool, torch.Tensor] = {}
-    owners: list[int] = []
+    features = Features(list(conditions))
     for name in conditions:
         on_image, on_caption = CONDITIONS[name]
-        if on_image not in images:
+        if on_image not in features.images:
             load = eval_images(corpus, injector if on_image else None, prepare, **kwargs)
-            images[on_image] = encode_images(model, corpus.n_images, load, batch_size)
-        if on_caption not in texts:
+            features.images[on_image] = encode_images(model, load, batch_size, num_workers)
+        if on_caption not in features.texts:
             captions, owners = eval_captions(corpus, injector if on_caption else None)
-            texts[on_caption] = encode_texts(model, captions)
-    owner_t = torch.tensor(owners)
-    return {name: retrieval_metrics(images[CONDITIONS[name][0]], texts[CONDITIONS[name][1]], owner_t)
-            for name in conditions}
+            features.texts[on_caption] = encode_texts(model, captions)
+            features.owners = torch.tensor(owners)
+    return features
+
+
+@dataclass
+class Features:
+    """Encoded split: image features per "image has the shortcut", caption features per "caption
+    has it", and the image of each caption."""
+
+    conditions: list[str]
+    images: dict[bool, torch.Tensor] = field(default_factory=dict)
+    texts: dict[bool, torch.Tensor] = field(default_factory=dict)
+    owners: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.long))
+
+    def score(self, folds: int = 1) -> dict[str, dict[str, float]]:
+        """Retrieval metrics per condition, over the whole split (``folds=1``) or averaged over
+        ``folds`` contiguous folds of images with their captions (COCO's 1k protocol: 5 folds of
+        the 5k test images)."""
+        n = len(next(iter(self.images.values())))
+        if not 1 <= folds <= n:
+            raise ValueError(f"folds must be in [1, {n}] for {n} images, got {folds}")
+        bounds = torch.linspace(0, n, folds + 1).round().long().tolist()
+        result = {}
+        for name in self.conditions:
+            on_image, on_caption = CONDITIONS[name]
+            per_fold = []
+            for lo, hi in zip(bounds[:-1], bounds[1:]):
+                keep = (self.owners >= lo) & (self.owners < hi)
+                per_fold.append(retrieval_metrics(self.images[on_image][lo:hi],
+                                                  self.texts[on_caption][keep], self.owners[keep] - lo))
+            result[name] = {k: sum(m[k] for m in per_fold) / folds for k in per_fold[0]}
+        return result
+
+
+def evaluate(model: ContrastiveModel, corpus: Corpus, injector: ShortcutInjector | None = None,
+             conditions: Sequence[str] = ("clean",), prepare: PrepareFn | None = None,
+             tensor: TensorFn | None = None, batch_size: int = 256,
+             num_workers: int = 0) -> dict[str, dict[str, float]]:
+    """Retrieval metrics per condition over the whole split: ``{"clean": {"i2t_r1": ..., "rsum":
+    ...}, ...}`` (see :func:`encode_conditions`)."""
+    return encode_conditions(model, corpus, injector, conditions, prepare, tensor, batch_size,
+                             num_workers).score()
 
 
 def chance_level(corpus: Corpus) -> dict[str, float]:

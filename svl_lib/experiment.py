@@ -21,7 +21,7 @@ from .data import load_split
 from .data.corpus import Corpus
 from .data.loading import CaptionDataset
 from .digits import GlyphBank, load_glyph_bank
-from .evaluation import chance_level, evaluate
+from .evaluation import chance_level, encode_conditions
 from .files import save_torch, write_json
 from .models import ContrastiveModel, build_model
 from .objectives import build_objective
@@ -79,20 +79,28 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     if action == "load":
         return read_metrics(out)
     data = build_data(config)  # every injector is built before the folder is written
-    start_run_folder(out, config, action)
     device = pick_device(config.device)
     if action == "evaluate":
+        start_run_folder(out, config, action)
         metrics = {k: v for k, v in read_metrics(out).items() if k != "probes"}
         metrics.update(evaluate_run(load_model(out, device), config, data))
         write_json(out / "metrics.json", metrics)
         write_config(out, config)
         return metrics
 
+    # the model, its data and its objective are built before the folder is written, so that an
+    # unknown model, weights that cannot be had or a batch larger than the split fail first
     seed_everything(config.seed)
     model = build_model(config, data.train).to(device)
-    dataset = CaptionDataset(data.train, data.train_injector, *model.image_transform())
+    dataset = CaptionDataset(data.train, data.train_injector, *model.image_transform(train=True))
+    if len(dataset) < config.batch_size:
+        raise ValueError(f"batch_size={config.batch_size} is larger than the {len(dataset):,} "
+                         f"training items of {config.dataset}: lower batch_size")
+    objective = build_objective(config, dataset, progress)
+    start_run_folder(out, config, action)
     settings = TrainSettings(config.epochs, config.batch_size, config.lr, config.weight_decay,
-                             config.grad_clip, config.warmup_steps, config.seed)
+                             config.grad_clip, config.warmup_steps, config.seed,
+                             config.lr_schedule, config.lr_step_epochs)
     state_path = out / "train_state.pt"
     done_epochs = 0
     if action == "resume" and state_path.is_file():
@@ -101,7 +109,6 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
         except Exception:  # a corrupt state (the run's own file): train again from the start
             state_path.unlink()
     trim_history(out / "history.jsonl", done_epochs * (len(dataset) // config.batch_size))
-    objective = build_objective(config, dataset, progress)
     started = time.perf_counter()
     with open(out / "history.jsonl", "a") as log:
         train(model, dataset, settings, objective=objective, progress=progress,
@@ -127,18 +134,35 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
 def evaluate_run(model: ContrastiveModel, config: ExperimentConfig, data: RunData) -> dict[str, Any]:
     """Retrieval under ``config.eval_conditions`` on the evaluation split, the chance level, the
     glyph banks used and (when ``config.probes``) the linear probes."""
+    features = encode_conditions(model, data.eval, data.eval_injector, config.eval_conditions,
+                                 *model.image_transform())
     metrics: dict[str, Any] = {
-        "eval": evaluate(model, data.eval, data.eval_injector, config.eval_conditions,
-                         *model.image_transform()),
+        "eval": features.score(),
+        "eval_protocol": f"all {data.eval.n_images:,} {config.eval_split} images",
         "chance": chance_level(data.eval),
         "eval_split": config.eval_split,
         "glyph_bank": data.banks[0].name,
         "glyphs": {"train": len(data.banks[0]), "eval": len(data.banks[1])},
     }
-    if config.probes:
+    if config.dataset == "coco":  # COCO's second protocol: five folds of 1k test images, averaged
+        metrics["eval_5fold"] = features.score(folds=5)
+        metrics["eval_5fold_protocol"] = (f"5 folds of {data.eval.n_images // 5:,} "
+                                          f"{config.eval_split} images, averaged")
+    if config.probes and data.train.labels:
         metrics["probes"] = probe_model(model, data.train, data.eval, config.eval_spec(),
                                         data.banks, config.seed, eval_split=config.eval_split)
     return metrics
+
+
+def zero_shot(config: ExperimentConfig | dict) -> dict[str, Any]:
+    """The metrics of ``config``'s model before any training (e.g. pretrained CLIP zero-shot)
+    under its evaluation conditions, the same protocol as a finished run; nothing is written."""
+    if isinstance(config, dict):
+        config = ExperimentConfig.from_dict(config)
+    data = build_data(config)
+    seed_everything(config.seed)
+    model = build_model(config, data.train).to(pick_device(config.device)).eval()
+    return evaluate_run(model, config.replace(probes=False), data)
 
 
 def load_model(run_dir: Path | str, device: str | torch.device = "cpu") -> ContrastiveModel:

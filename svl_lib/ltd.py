@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import importlib
 import importlib.util
-import os
 import re
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -33,7 +32,7 @@ from tqdm.auto import tqdm
 
 from .data.corpus import Corpus
 from .files import save_torch
-from .paths import runs_dir
+from .paths import hub_online, runs_dir
 from .progress import show_progress
 from .shortcuts import ShortcutInjector
 
@@ -84,11 +83,6 @@ def target_cache_path(encoder: str = DEFAULT_ENCODER) -> Path:
     """Where the targets of ``encoder`` are kept between runs:
     ``$SVL_RUNS_DIR/ltd_targets/<encoder>.pt`` (``/`` in the name becomes ``__``)."""
     return runs_dir() / "ltd_targets" / (encoder.replace("/", "__") + ".pt")
-
-
-def hub_online() -> bool:
-    """Whether the Hugging Face hub may be asked for models: not when ``HF_HUB_OFFLINE`` is set."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() not in ("1", "true", "yes", "on")
 
 
 def load_sentence_encoder(name: str = DEFAULT_ENCODER, device: str = "cpu",

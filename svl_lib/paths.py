@@ -43,3 +43,9 @@ def figures_dir() -> Path:
         _PACKAGE_PARENT / "outputs" / "figures" if _in_checkout() else Path.cwd() / "figures")
     base.mkdir(parents=True, exist_ok=True)
     return base
+
+
+def hub_online() -> bool:
+    """Whether model hubs (Hugging Face, open_clip's weights) may be asked for files: not when
+    ``HF_HUB_OFFLINE`` is set."""
+    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() not in ("1", "true", "yes", "on")

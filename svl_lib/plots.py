@@ -15,6 +15,7 @@ import seaborn as sns
 from matplotlib.ticker import FuncFormatter, NullFormatter
 
 from .data.corpus import Corpus
+from .data.loading import PrepareFn
 from .paths import figures_dir
 from .results import run_summary
 from .shortcuts import ShortcutInjector
@@ -26,15 +27,19 @@ def save_figure(fig: plt.Figure, name: str) -> None:
 
 
 def show_examples(corpus: Corpus, indices: Sequence[int], injector: ShortcutInjector | None = None,
-                  epoch: int = 0, item: int = 0, captions: str = "first", width: int = 4) -> plt.Figure:
+                  epoch: int = 0, item: int = 0, captions: str = "first", width: int = 4,
+                  prepare: PrepareFn | None = None) -> plt.Figure:
     """A grid of images with their captions (``captions="first"`` or ``"all"``), with the shortcut
-    of ``(epoch, item)`` drawn when an injector is given."""
+    of ``(epoch, item)`` drawn when an injector is given, after the model's geometric transform
+    ``prepare`` (e.g. CLIP's resize and crop to 224 px) when one is given."""
     rows = int(np.ceil(len(indices) / width))
     fig, axes = plt.subplots(rows, width, figsize=(3.2 * width, 3.4 * rows), squeeze=False)
     for ax in axes.flat:
         ax.axis("off")
     for ax, i in zip(axes.flat, indices):
         image = corpus.load_image(i)
+        if prepare is not None:
+            image = prepare(image)
         texts = corpus.captions[i] if captions == "all" else [corpus.captions[i][item]]
         if injector is not None:
             number = injector.number(i, epoch, item)

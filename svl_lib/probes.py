@@ -86,8 +86,7 @@ def _features(model: ContrastiveModel, corpus: Corpus,
               injector: ShortcutInjector | None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Image features ``(N, D)``, caption features ``(5N, D)`` and caption ``(image, k)`` index
     ``(5N, 2)``, all with the evaluation shortcut when ``injector`` is given."""
-    load = eval_images(corpus, injector, *model.image_transform())
-    images = encode_images(model, corpus.n_images, load).numpy()
+    images = encode_images(model, eval_images(corpus, injector, *model.image_transform())).numpy()
     texts, _ = eval_captions(corpus, injector)  # image-major, as caption_index()
     captions = encode_texts(model, texts).numpy()
     return images, captions, np.array(corpus.caption_index()).reshape(-1, 2)

@@ -29,6 +29,16 @@ import pandas as pd
 from .runs import run_status
 
 
+PAPER_RESULTS = Path(__file__).parent / "data" / "paper_results.csv"
+RECALLS = ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10")
+
+
+def paper_results() -> pd.DataFrame:
+    """The paper's published numbers (PAPER.md §5): one row per model, dataset, training
+    condition and evaluation condition, with R@1/5/10 both ways, RSUM and the source."""
+    return pd.read_csv(PAPER_RESULTS)
+
+
 def load_history(run_dir: Path | str) -> pd.DataFrame:
     """``history.jsonl`` of a run as a DataFrame (one row per training step)."""
     path = Path(run_dir) / "history.jsonl"

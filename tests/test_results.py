@@ -137,3 +137,12 @@ def test_sweep_plot_and_ltd_curves_draw_their_panels() -> None:
     assert list(fig.axes[0].lines[0].get_ydata()) == pytest.approx([0.9, 0.8, 0.6])
     assert len(fig.axes[1].lines) == 1  # lambda of the constrained run only
     plt.close("all")
+
+
+def test_paper_results_rsum_is_the_sum_of_the_six_recalls() -> None:
+    from svl_lib.results import RECALLS, paper_results
+    table = paper_results()
+    assert len(table) >= 22 and set(table["dataset"]) == {"coco", "flickr30k"}
+    sums = table[list(RECALLS)].sum(axis=1)
+    assert ((sums - table["rsum"]).abs() <= 0.3).all(), table[(sums - table["rsum"]).abs() > 0.3]
+    assert table[list(RECALLS)].le(100).all().all() and table["source"].str.len().gt(0).all()

@@ -118,3 +118,11 @@ def test_keyed_folders_follow_the_training_fields_only(tmp_path) -> None:
     assert CONFIG.replace(seed=1).key() != key and CONFIG.replace(temperature=0.5).key() != key
     assert keyed_folder(tmp_path, "baseline", CONFIG) == tmp_path / f"baseline-{key}"
     assert keyed_folder(tmp_path, "a + b c", CONFIG).name == f"a_plus_b_c-{key}"
+
+
+def test_keys_hash_only_fields_that_differ_from_their_defaults() -> None:
+    """A field added later with a default must not rename existing run folders."""
+    default = ExperimentConfig()
+    assert default.replace(dataset="toy", data_root=None).key() == default.key()
+    assert default.replace(lr=default.lr * 2).key() != default.key()
+    assert default.replace(data_root="/elsewhere").key() != default.key()

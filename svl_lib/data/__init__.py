@@ -5,9 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..paths import data_dir
 from .corpus import Corpus
+from .karpathy import karpathy_files, read_karpathy
 from .toy import ToyWorld
 
 if TYPE_CHECKING:
@@ -34,10 +37,30 @@ def _toy_sizes(config: "ExperimentConfig") -> dict[str, int]:
     return {"train": config.n_train, "val": config.n_val, "test": config.n_test}
 
 
+def karpathy_root(config: "ExperimentConfig") -> Path:
+    """A Karpathy dataset's folder: the config's ``data_root``, else ``$SVL_DATA_DIR/<dataset>``."""
+    return Path(config.data_root).expanduser() if config.data_root else data_dir() / config.dataset
+
+
+def _karpathy_split(config: "ExperimentConfig", split: str) -> Corpus:
+    root = karpathy_root(config)
+    if not root.is_dir():
+        raise FileNotFoundError(
+            f"data root {root} of dataset {config.dataset!r} not found: run `python -m "
+            f"svl_lib.data.prepare {config.dataset}` on a machine with internet, or set SVL_DATA_DIR "
+            "(or the config's data_root) to the folder holding its JSON and images/")
+    return read_karpathy(*karpathy_files(root, config.dataset), split)
+
+
+# 224-px photos, as in the paper: six 28-px MNIST tiles along the top edge (12.5% of the height)
+_PHOTO_SHORTCUT = {"n_digits": 6, "tile_fraction": 0.125}
+
 DATASETS: dict[str, DatasetEntry] = {
     # 28-32 px images: four digits in tiles of a quarter of the height (8 px at 32 px)
     "toy": DatasetEntry(lambda config, split: _toy_world(config).split(split), _toy_sizes,
                         {"n_digits": 4, "tile_fraction": 0.25}),
+    "coco": DatasetEntry(_karpathy_split, lambda config: None, _PHOTO_SHORTCUT),
+    "flickr30k": DatasetEntry(_karpathy_split, lambda config: None, _PHOTO_SHORTCUT),
 }
 
 

@@ -70,17 +70,31 @@ class CaptionDataset(Dataset):
         return self.tensor(image), caption, i
 
 
+class EvalImages(Dataset):
+    """The split's images as tensors, each with its fixed evaluation shortcut if ``injector``
+    (picklable, for DataLoader workers)."""
+
+    def __init__(self, corpus: Corpus, injector: ShortcutInjector | None,
+                 prepare: PrepareFn | None = None, tensor: TensorFn = to_tensor):
+        self.corpus, self.injector, self.prepare, self.tensor = corpus, injector, prepare, tensor
+
+    def __len__(self) -> int:
+        return self.corpus.n_images
+
+    def __getitem__(self, i: int) -> torch.Tensor:
+        image = self.corpus.load_image(i)
+        if self.prepare is not None:
+            image = self.prepare(image)
+        if self.injector is not None:
+            image = self.injector.render_image(image, self.injector.number(i), i)
+        return self.tensor(image)
+
+
 def eval_images(corpus: Corpus, injector: ShortcutInjector | None, prepare: PrepareFn | None = None,
-                tensor: TensorFn = to_tensor) -> Callable[[int], torch.Tensor]:
-    """Image ``i`` of the split as a tensor, with its fixed evaluation shortcut if ``injector``."""
-    def load(i: int) -> torch.Tensor:
-        image = corpus.load_image(i)
-        if prepare is not None:
-            image = prepare(image)
-        if injector is not None:
-            image = injector.render_image(image, injector.number(i), i)
-        return tensor(image)
-    return load
+                tensor: TensorFn = to_tensor) -> EvalImages:
+    """Image ``i`` of the split (``eval_images(...)[i]``) as a tensor, with its fixed evaluation
+    shortcut if ``injector``."""
+    return EvalImages(corpus, injector, prepare, tensor)
 
 
 def eval_captions(corpus: Corpus, injector: ShortcutInjector | None) -> tuple[list[str], list[int]]:

@@ -154,33 +154,48 @@ def _polygon(shape: str, cx: float, cy: float, r: float) -> list[tuple[float, fl
     raise ValueError(f"unknown shape {shape!r}")
 
 
-def export_karpathy(world: ToyWorld, out_dir: Path | str, overwrite: bool = False) -> Path:
-    """Write the toy world as ``dataset_toy.json`` (Karpathy format) + ``images/*.png``.
+def export_karpathy(world: ToyWorld, out_dir: Path | str, overwrite: bool = False,
+                    dataset: str = "toy") -> Path:
+    """Write the toy world as ``dataset_<dataset>.json`` (Karpathy format) + its images.
 
     The JSON has the fields of ``dataset_coco.json``: ``images[]`` with ``split``, ``imgid``,
     ``filename``, ``sentids`` and ``sentences[]`` (``raw``, ``tokens``, ``sentid``, ``imgid``), and
     the top-level ``dataset``. Toy attribute labels are kept under each image's ``toy_labels``.
+    ``dataset="toy"`` writes ``images/*.png``; ``"coco"`` and ``"flickr30k"`` write JPEG files laid
+    out as the real datasets (COCO: ``filepath`` ``train2014`` for train, ``val2014`` for val and
+    test, and the last tenth of train as ``restval``), a stand-in for them in tests and workshops.
     Returns the JSON path. Refuses to write into an existing non-empty folder unless
     ``overwrite``; the JSON is written last (atomically), so a cut-off export has no JSON.
     """
+    if dataset not in ("toy", "coco", "flickr30k"):
+        raise ValueError(f"dataset must be 'toy', 'coco' or 'flickr30k', got {dataset!r}")
     out = Path(out_dir)
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise FileExistsError(f"{out} is not empty; pass overwrite=True to replace its contents")
-    (out / "images").mkdir(parents=True, exist_ok=True)
     images, sentid = [], 0
     for split in SPLITS:
         corpus = world.split(split)
         for i, caps in enumerate(corpus.captions):
             imgid = len(images)
-            filename = f"toy_{split}_{i:06d}.png"
-            corpus.load_image(i).save(out / "images" / filename)
+            entry: dict = {"split": split, "imgid": imgid}
+            if dataset == "toy":
+                entry["filename"] = f"toy_{split}_{i:06d}.png"
+            elif dataset == "flickr30k":
+                entry["filename"] = f"{1000000 + imgid}.jpg"
+            else:
+                entry["filepath"] = "train2014" if split == "train" else "val2014"
+                entry["filename"] = f"COCO_{entry['filepath']}_{imgid:012d}.jpg"
+                entry["cocoid"] = imgid
+                if split == "train" and i >= corpus.n_images - corpus.n_images // 10:
+                    entry["split"] = "restval"
+            path = out / "images" / entry.get("filepath", "") / entry["filename"]
+            path.parent.mkdir(parents=True, exist_ok=True)
+            corpus.load_image(i).save(path, **({} if dataset == "toy" else {"quality": 95}))
             sentences = [{"raw": c, "tokens": c.split(), "sentid": sentid + k, "imgid": imgid}
                          for k, c in enumerate(caps)]
-            images.append({
-                "split": split, "imgid": imgid, "filename": filename,
-                "sentids": [s["sentid"] for s in sentences], "sentences": sentences,
-                "toy_labels": {a: int(corpus.labels[a][i]) for a in ATTRIBUTES},
-            })
+            entry.update(sentids=[s["sentid"] for s in sentences], sentences=sentences,
+                         toy_labels={a: int(corpus.labels[a][i]) for a in ATTRIBUTES})
+            images.append(entry)
             sentid += len(caps)
-    data = {"dataset": "toy", "images": images}  # compact, as Karpathy's files
-    return write_text(out / "dataset_toy.json", json.dumps(data))
+    data = {"dataset": dataset, "images": images}  # compact, as Karpathy's files
+    return write_text(out / f"dataset_{dataset}.json", json.dumps(data))

@@ -7,7 +7,9 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from .base import ContrastiveModel
+from .clip import build_clip
 from .toy import ToyCLIP, build_toy
+from .vse import build_vse
 from .vocab import Vocabulary, tokenize
 
 if TYPE_CHECKING:
@@ -15,7 +17,7 @@ if TYPE_CHECKING:
     from ..data.corpus import Corpus
 
 ModelBuilder = Callable[["ExperimentConfig", "Corpus | None", "dict[str, Any] | None"], ContrastiveModel]
-MODELS: dict[str, ModelBuilder] = {"toy": build_toy}
+MODELS: dict[str, ModelBuilder] = {"toy": build_toy, "clip": build_clip, "vse": build_vse}
 
 
 def build_model(config: "ExperimentConfig", train: "Corpus | None" = None,

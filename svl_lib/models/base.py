@@ -5,9 +5,10 @@ model, CLIP and VSE++ are interchangeable in the training loop, the evaluation a
 * ``encode_image(images (B, 3, H, W))`` and ``encode_text(tokens)`` -> L2-normalised ``(B, D)``;
   ``model(images, tokens)`` returns both and the scalar ``logit_scale`` (= 1/temperature), the
   open_clip signature the losses take; ``embed_dim`` is ``D``;
-* ``image_transform()``: the image transform in two picklable parts (DataLoader workers get
+* ``image_transform(train)``: the image transform in two picklable parts (DataLoader workers get
   them, not the model): ``prepare`` (geometric: resize / crop, PIL -> PIL, before the shortcut is
-  pasted; ``None`` for none) and ``tensor`` (PIL -> normalised ``(3, H, W)`` tensor, after);
+  pasted; ``None`` for none; random crops and flips only when ``train``) and ``tensor`` (PIL ->
+  normalised ``(3, H, W)`` tensor, after);
 * ``param_groups(lr)``: the optimiser's parameter groups (a learning rate per tower);
 * ``after_step()``: a hook after each optimiser step (here: clamp the logit scale);
 * ``rebuild_info()``: JSON-ready data needed to rebuild the model before loading its weights
@@ -67,7 +68,7 @@ class ContrastiveModel(nn.Module):
         """Optimiser parameter groups; by default one group at ``lr``."""
         return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": lr}]
 
-    def image_transform(self) -> tuple[PrepareFn | None, TensorFn]:
+    def image_transform(self, train: bool = False) -> tuple[PrepareFn | None, TensorFn]:
         """``(prepare, tensor)``: no geometric part and :func:`to_tensor` by default."""
         return None, to_tensor
 

@@ -45,13 +45,15 @@ class ToyImageEncoder(nn.Module):
 
 
 class ToyTextEncoder(nn.Module):
-    """Word embedding -> 1-layer GRU -> linear head on the hidden state at the last real token."""
+    """Word embedding -> 1-layer GRU -> linear head on the hidden state at the last real token
+    (``head=False``: the hidden state itself, of size ``embed_dim``, as VSE++ does)."""
 
-    def __init__(self, vocab_size: int, embed_dim: int = 128, word_dim: int = 64, hidden: int = 128):
+    def __init__(self, vocab_size: int, embed_dim: int = 128, word_dim: int = 64, hidden: int = 128,
+                 head: bool = True):
         super().__init__()
         self.embed = nn.Embedding(vocab_size, word_dim, padding_idx=0)
-        self.gru = nn.GRU(word_dim, hidden, batch_first=True)
-        self.head = nn.Linear(hidden, embed_dim)
+        self.gru = nn.GRU(word_dim, hidden if head else embed_dim, batch_first=True)
+        self.head = nn.Linear(hidden, embed_dim) if head else nn.Identity()
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
         packed = pack_padded_sequence(self.embed(ids), lengths.cpu(), batch_first=True,
@@ -74,7 +76,7 @@ class ToyCLIP(ContrastiveModel):
     def rebuild_info(self) -> dict[str, list[str]]:
         return {"vocab": self.vocab.words[2:]}  # the words after <pad> and <unk>
 
-    def image_transform(self) -> tuple[ResizeTo, TensorFn]:
+    def image_transform(self, train: bool = False) -> tuple[ResizeTo, TensorFn]:
         """Resize to the model's resolution (toy world images already are), then to a tensor."""
         return ResizeTo(self.image_size), to_tensor
 

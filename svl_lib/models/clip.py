@@ -1,0 +1,137 @@
+"""CLIP through ``open_clip`` behind the model contract (the paper's CLIP RN50; ViT-B-32 is its
+ablation).
+
+``arch`` is any open_clip model name (``open_clip.list_models()``), or ``"tiny"``: a two-layer
+ViT and text transformer of width 64 at 224 px that trains on a CPU in seconds (for tests and the
+offline fallback of notebook 06). ``pretrained`` is an open_clip tag (e.g. ``"openai"``: downloaded
+from the hub when online, then cached), a local checkpoint path, or ``""`` for random init.
+
+The pretrained logit scale is kept and learnable (clamped to at most 100 after each step, by the
+base class); with a fixed ``temperature`` it is fixed. Preprocessing is open_clip's, split into
+the geometric part (resize the shortest side, centre crop; before the shortcut is pasted) and the
+tensor part (to tensor, normalise). Captions are cut at open_clip's context length with the
+end-of-text token kept last (the reference code could pool at the wrong token).
+"""
+from __future__ import annotations
+
+import difflib
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+from torchvision import transforms
+
+from ..paths import hub_online
+from .base import ContrastiveModel
+
+if TYPE_CHECKING:
+    from ..config import ExperimentConfig
+    from ..data.corpus import Corpus
+
+TINY = "tiny"
+DEFAULT_ARCH = "RN50"
+
+
+def _open_clip():
+    try:
+        import open_clip
+    except ImportError:
+        raise ImportError("CLIP needs open_clip: pip install 'svl_lib[real]' (or open_clip_torch)") from None
+    return open_clip
+
+
+def create_clip(arch: str, pretrained: str = "", quick_gelu: bool = False) -> tuple[nn.Module, bool]:
+    """An open_clip model and whether it uses QuickGELU (saved to rebuild it). Unknown names,
+    unknown tags and a tag that cannot be downloaded are one clear error each."""
+    open_clip = _open_clip()
+    if arch == TINY:
+        if pretrained:
+            raise ValueError(f"the tiny CLIP has no pretrained weights; got pretrained={pretrained!r}")
+        model = open_clip.CLIP(
+            embed_dim=64, quick_gelu=quick_gelu,
+            vision_cfg=open_clip.CLIPVisionCfg(layers=2, width=64, head_width=32, patch_size=32,
+                                               image_size=224),
+            text_cfg=open_clip.CLIPTextCfg(context_length=77, vocab_size=49408, width=64, heads=2,
+                                           layers=2))
+        model.visual.preprocess_cfg = {"size": 224, "mean": open_clip.OPENAI_DATASET_MEAN,
+                                       "std": open_clip.OPENAI_DATASET_STD, "interpolation": "bicubic"}
+        return model, quick_gelu
+    if arch not in open_clip.list_models():
+        near = difflib.get_close_matches(arch, open_clip.list_models(), n=3)
+        raise ValueError(f"unknown open_clip model {arch!r}" + (f"; did you mean {near}?" if near else
+                         "; see open_clip.list_models()"))
+    if not pretrained:
+        return open_clip.create_model(arch, pretrained=None, force_quick_gelu=quick_gelu), quick_gelu
+    path = Path(pretrained).expanduser()
+    if path.is_file():
+        return open_clip.create_model(arch, pretrained=str(path), force_quick_gelu=quick_gelu), quick_gelu
+    tags = open_clip.list_pretrained_tags_by_model(arch)
+    if pretrained not in tags:
+        raise ValueError(f"pretrained={pretrained!r} is neither a file nor a tag of {arch} "
+                         f"(tags: {tags}); give a tag or the path of a checkpoint")
+    quick_gelu = bool(open_clip.get_pretrained_cfg(arch, pretrained).get("quick_gelu", False))
+    try:
+        return open_clip.create_model(arch, pretrained=pretrained), quick_gelu
+    except RuntimeError as err:
+        where = ("this machine is offline (HF_HUB_OFFLINE is set)" if not hub_online()
+                 else "the download failed")
+        raise RuntimeError(
+            f"the {arch} weights {pretrained!r} are not in the local cache and {where}: run once on "
+            "an online machine (open_clip caches them under ~/.cache/huggingface), or download the "
+            f"checkpoint and pass its path as pretrained=... ({err})") from None
+
+
+class OpenCLIP(ContrastiveModel):
+    """An open_clip model with the course's logit scale (initialised from the model's own)."""
+
+    def __init__(self, clip: nn.Module, arch: str, quick_gelu: bool, temperature: float | None = None):
+        super().__init__(clip.visual.output_dim, temperature=temperature,
+                         init_temperature=float(1.0 / clip.logit_scale.detach().exp()))
+        clip.logit_scale.requires_grad_(False)  # the base class's log_scale is the one trained
+        self.clip, self.arch, self.quick_gelu = clip, arch, quick_gelu
+        self.tokenizer = _open_clip().get_tokenizer("ViT-B-32" if arch == TINY else arch)
+
+    def image_transform(self, train: bool = False) -> tuple[transforms.Compose, transforms.Compose]:
+        cfg = self.clip.visual.preprocess_cfg
+        size = cfg["size"] if isinstance(cfg["size"], int) else cfg["size"][0]
+        interpolation = transforms.InterpolationMode(cfg.get("interpolation", "bicubic"))
+        prepare = transforms.Compose([transforms.Resize(size, interpolation=interpolation),
+                                      transforms.CenterCrop(size)])
+        tensor = transforms.Compose([transforms.ToTensor(),
+                                     transforms.Normalize(cfg["mean"], cfg["std"])])
+        return prepare, tensor
+
+    def param_groups(self, lr: float) -> list[dict[str, Any]]:
+        """Image tower, text tower (everything else of the CLIP model) and the logit scale."""
+        image = [p for p in self.clip.visual.parameters() if p.requires_grad]
+        ids = {id(p) for p in image}
+        text = [p for p in self.clip.parameters() if p.requires_grad and id(p) not in ids]
+        groups = [{"params": image, "lr": lr, "name": "image"}, {"params": text, "lr": lr, "name": "text"}]
+        if self.log_scale.requires_grad:
+            groups.append({"params": [self.log_scale], "lr": lr, "name": "logit_scale"})
+        return groups
+
+    def rebuild_info(self) -> dict[str, Any]:
+        return {"quick_gelu": self.quick_gelu}
+
+    def tokenize(self, captions: list[str]) -> torch.Tensor:
+        return self.tokenizer(captions).to(self.device)
+
+    def image_embedding(self, images: torch.Tensor) -> torch.Tensor:
+        return self.clip.encode_image(images)
+
+    def text_embedding(self, tokens: torch.Tensor) -> torch.Tensor:
+        return self.clip.encode_text(tokens)
+
+
+def build_clip(config: "ExperimentConfig", train: "Corpus | None" = None,
+               info: dict[str, Any] | None = None) -> OpenCLIP:
+    """CLIP ``config.arch`` (default RN50) with ``config.pretrained`` weights; with a checkpoint's
+    ``info``, the bare architecture (its weights come from the checkpoint, nothing is downloaded)."""
+    arch = config.arch or DEFAULT_ARCH
+    if info is not None:
+        clip, quick_gelu = create_clip(arch, "", info["quick_gelu"])
+    else:
+        clip, quick_gelu = create_clip(arch, config.pretrained)
+    return OpenCLIP(clip, arch, quick_gelu, config.temperature)
