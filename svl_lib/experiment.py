@@ -154,17 +154,6 @@ def evaluate_run(model: ContrastiveModel, config: ExperimentConfig, data: RunDat
     return metrics
 
 
-def zero_shot(config: ExperimentConfig | dict) -> dict[str, Any]:
-    """The metrics of ``config``'s model before any training (e.g. pretrained CLIP zero-shot)
-    under its evaluation conditions, the same protocol as a finished run; nothing is written."""
-    if isinstance(config, dict):
-        config = ExperimentConfig.from_dict(config)
-    data = build_data(config)
-    seed_everything(config.seed)
-    model = build_model(config, data.train).to(pick_device(config.device)).eval()
-    return evaluate_run(model, config.replace(probes=False), data)
-
-
 def load_model(run_dir: Path | str, device: str | torch.device = "cpu") -> ContrastiveModel:
     """Rebuild the trained model of a run folder from its ``model.pt``."""
     path = Path(run_dir) / "model.pt"

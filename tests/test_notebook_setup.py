@@ -14,6 +14,7 @@ from svl_lib import badges
 ROOT = Path(__file__).resolve().parent.parent
 BOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 FIND_SPEC = importlib.util.find_spec
+EXTRAS = {"04": "[ltd]", "06": "[real]"}  # what a notebook needs beyond the core
 
 
 def setup_cell(book: Path) -> str:
@@ -35,7 +36,7 @@ def run_cell(book: Path, cwd: Path, monkeypatch, missing: set[str]) -> list[list
 @pytest.mark.parametrize("book", BOOKS, ids=lambda p: p.name)
 def test_setup_installs_from_the_checkout_with_the_notebooks_extras(book, monkeypatch) -> None:
     calls = run_cell(book, ROOT / "notebooks", monkeypatch, {"svl_lib"})
-    extras = "[ltd]" if book.name.startswith("04") else ""
+    extras = EXTRAS.get(book.name[:2], "")
     assert calls == [[sys.executable, "-m", "pip", "install", "--quiet", str(ROOT) + extras]]
     assert run_cell(book, ROOT / "notebooks", monkeypatch, set()) == []  # installed: nothing to do
 
@@ -49,7 +50,7 @@ def test_setup_installs_the_ltd_extra_when_only_it_is_missing(monkeypatch) -> No
 def test_setup_outside_a_checkout_installs_from_the_repository_url(tmp_path, monkeypatch) -> None:
     monkeypatch.delenv("SVL_REPO_URL", raising=False)
     for book in BOOKS:
-        extras = "[ltd]" if book.name.startswith("04") else ""
+        extras = EXTRAS.get(book.name[:2], "")
         calls = run_cell(book, tmp_path, monkeypatch, {"svl_lib"})
         assert calls == [[sys.executable, "-m", "pip", "install", "--quiet",
                           f"svl_lib{extras} @ git+{badges.repository_url(ROOT)}"]]

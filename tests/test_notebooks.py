@@ -148,6 +148,27 @@ def test_notebook_05_sweeps_ifm_epsilon(tmp_path, monkeypatch) -> None:
 
 
 @pytest.mark.notebook
+def test_notebook_06_runs_the_real_pipeline_on_the_stand_in(tmp_path, monkeypatch) -> None:
+    """Without COCO or a GPU, notebook 06 says so first and runs the stand-in: tiny CLIP runs on
+    the 224-px toy world in COCO's layout, evaluated under both COCO protocols."""
+    monkeypatch.setenv("SVL_FIGURES_DIR", str(tmp_path / "figures"))
+    monkeypatch.setenv("SVL_DATA_DIR", str(tmp_path / "no-data"))
+    executed = execute("06_real_images.ipynb", tmp_path)
+    first = next("".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", []))
+    assert first.startswith("Stand-in (no coco under $SVL_DATA_DIR/coco")
+    runs = runs_dir() / "06_real_images"
+    for name in ("baseline", "unique_shortcut"):
+        run, = [p for p in runs.glob(f"{name}-*")  # the default stand-in has 400 training images
+                if json.loads((p / "config.json").read_text())["data_root"].endswith("coco-400")]
+        config, result = json.loads((run / "config.json").read_text()), metrics(run)
+        assert (config["dataset"], config["model"], config["arch"]) == ("coco", "clip", "tiny")
+        assert set(result["eval"]) == set(result["eval_5fold"]) == {
+            "clean", "shortcut", "image_only", "caption_only"}
+        assert result["chance"]["rsum"] < result["eval"]["clean"]["rsum"] <= 600
+    assert "06_shortcut_on_photos.png" in {p.name for p in (tmp_path / "figures").iterdir()}
+
+
+@pytest.mark.notebook
 @pytest.mark.parametrize("name", BOOKS)
 def test_every_notebook_runs_in_fast_mode(name, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SVL_FIGURES_DIR", str(tmp_path / "figures"))
@@ -177,6 +198,7 @@ EXERCISES = {  # one exercise's parameter change per notebook, in a tiny setting
     "03_infonce_vs_triplet.ipynb": dict(FAST=True, TRIPLET_REDUCTION="mean"),
     "04_latent_target_decoding.ipynb": dict(FAST=True, LTD_LAMBDA_LR=5e-3),
     "05_implicit_feature_modification.ipynb": dict(FAST=True, TEMPERATURE=0.07),
+    "06_real_images.ipynb": dict(FAST=True, SHORTCUT_ON_CAPTION=False),
 }
 
 
