@@ -6,7 +6,8 @@ built or written. Every shortcut injector a run will build (training, evaluation
 checked against the split sizes here too, so a config never fails after training.
 
 **Run identity.** Fields that only say how a finished model is evaluated or where it runs
-(:data:`NOT_IDENTITY`: name, device, eval_split, eval_conditions, probes) are not part of
+(:data:`NOT_IDENTITY`: name, device, eval_split, eval_conditions, probes, num_workers,
+checkpoint_every) are not part of
 :meth:`ExperimentConfig.identity`: changing them never retrains a run. :meth:`ExperimentConfig.key`
 hashes the identity; :func:`svl_lib.runs.keyed_folder` names run folders with it.
 """
@@ -32,7 +33,8 @@ from .shortcuts import MODES, ShortcutSpec
 LOSSES = ("infonce", "triplet")
 LR_SCHEDULES = ("cosine", "step")
 LTD_MODES = ("none", "constrained", "unconstrained")
-NOT_IDENTITY = ("name", "device", "eval_split", "eval_conditions", "probes")
+NOT_IDENTITY = ("name", "device", "eval_split", "eval_conditions", "probes", "num_workers",
+                "checkpoint_every")
 _SPEC = ShortcutSpec()  # the shortcut's defaults are declared once, in ShortcutSpec
 
 
@@ -107,6 +109,8 @@ class ExperimentConfig:
     eval_conditions: tuple[str, ...] = tuple(CONDITIONS)
     probes: bool = True  # linear probes of the frozen embeddings (svl_lib.probes) in metrics.json
     device: str = "auto"
+    num_workers: int = 0  # DataLoader processes that decode and transform images
+    checkpoint_every: int = 0  # save the training state every N steps too (0: at epoch ends)
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "ExperimentConfig":
@@ -186,7 +190,8 @@ class ExperimentConfig:
 
     def _check_ranges(self) -> None:
         for name in ("triplet_margin", "ifm_epsilon", "ltd_beta", "ltd_lambda_momentum",
-                     "ltd_lambda_dampening", "weight_decay", "n_bits", "warmup_steps"):
+                     "ltd_lambda_dampening", "weight_decay", "n_bits", "warmup_steps", "num_workers",
+                     "checkpoint_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("ltd_bound", "ltd_lambda_lr", "ltd_lambda_max", "lr", "grad_clip"):

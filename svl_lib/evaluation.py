@@ -12,7 +12,6 @@ Conditions (image gets the shortcut, caption gets the shortcut):
 """
 from __future__ import annotations
 
-import contextlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
@@ -24,6 +23,7 @@ from .data.loading import PrepareFn, TensorFn, eval_captions, eval_images
 from .models.base import ContrastiveModel
 from .retrieval import chance_metrics, retrieval_metrics
 from .shortcuts import ShortcutInjector
+from .training import autocast
 
 CONDITIONS: dict[str, tuple[bool, bool]] = {
     "clean": (False, False),
@@ -31,13 +31,6 @@ CONDITIONS: dict[str, tuple[bool, bool]] = {
     "image_only": (True, False),
     "caption_only": (False, True),
 }
-
-
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on a GPU, nothing on a CPU."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 @torch.no_grad()

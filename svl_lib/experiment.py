@@ -29,7 +29,8 @@ from .probes import probe_model
 from .runs import (plan_run_folder, read_history, read_metrics, start_run_folder, trim_history,
                    write_config)
 from .shortcuts import ShortcutInjector
-from .training import TrainSettings, load_train_state, pick_device, seed_everything, train
+from .training import (TrainSettings, latest_train_state, pick_device, previous_state,
+                       seed_everything, train)
 
 
 @dataclass
@@ -92,7 +93,8 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     # unknown model, weights that cannot be had or a batch larger than the split fail first
     seed_everything(config.seed)
     model = build_model(config, data.train).to(device)
-    dataset = CaptionDataset(data.train, data.train_injector, *model.image_transform(train=True))
+    dataset = CaptionDataset(data.train, data.train_injector, *model.image_transform(train=True),
+                             seed=config.seed)
     if len(dataset) < config.batch_size:
         raise ValueError(f"batch_size={config.batch_size} is larger than the {len(dataset):,} "
                          f"training items of {config.dataset}: lower batch_size")
@@ -100,17 +102,14 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     start_run_folder(out, config, action)
     settings = TrainSettings(config.epochs, config.batch_size, config.lr, config.weight_decay,
                              config.grad_clip, config.warmup_steps, config.seed,
-                             config.lr_schedule, config.lr_step_epochs)
+                             config.lr_schedule, config.lr_step_epochs, config.checkpoint_every,
+                             config.num_workers)
     state_path = out / "train_state.pt"
-    done_epochs = 0
-    if action == "resume" and state_path.is_file():
-        try:
-            done_epochs = load_train_state(state_path)["epoch"]
-        except Exception:  # a corrupt state (the run's own file): train again from the start
-            state_path.unlink()
-    trim_history(out / "history.jsonl", done_epochs * (len(dataset) // config.batch_size))
+    state = latest_train_state(state_path) if action == "resume" else None
+    done_steps = state["step"] if state is not None else 0
+    trim_history(out / "history.jsonl", done_steps)
     started = time.perf_counter()
-    with open(out / "history.jsonl", "a") as log:
+    with open(out / "history.jsonl", "a", buffering=1) as log:  # line-buffered: a kill loses no step
         train(model, dataset, settings, objective=objective, progress=progress,
               on_step=lambda record: log.write(json.dumps(record) + "\n"), state_path=state_path)
     train_seconds = time.perf_counter() - started
@@ -120,7 +119,7 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     metrics = {
         **evaluate_run(model, config, data),
         "train_seconds": round(train_seconds, 2),
-        "resumed_from_epoch": done_epochs,
+        "resumed_from_step": done_steps,
         "steps": len(history),
         "final_loss": history[-1]["loss"],
         "final_logit_scale": history[-1]["logit_scale"],
@@ -128,6 +127,7 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     }
     write_json(out / "metrics.json", metrics)
     state_path.unlink(missing_ok=True)
+    previous_state(state_path).unlink(missing_ok=True)
     return metrics
 
 
@@ -135,7 +135,7 @@ def evaluate_run(model: ContrastiveModel, config: ExperimentConfig, data: RunDat
     """Retrieval under ``config.eval_conditions`` on the evaluation split, the chance level, the
     glyph banks used and (when ``config.probes``) the linear probes."""
     features = encode_conditions(model, data.eval, data.eval_injector, config.eval_conditions,
-                                 *model.image_transform())
+                                 *model.image_transform(), num_workers=config.num_workers)
     metrics: dict[str, Any] = {
         "eval": features.score(),
         "eval_protocol": f"all {data.eval.n_images:,} {config.eval_split} images",

@@ -5,7 +5,8 @@ A run folder holds only these files of its own (:data:`RUN_FILES`), each written
 
     config.json      the config, with ``"schema"`` (written first)
     history.jsonl    one line per training step
-    train_state.pt   the state after the last completed epoch, for resuming (removed at the end)
+    train_state.pt   the newest training state, for resuming (removed at the end), and
+    train_state.prev.pt  the one before it (used when the newest is truncated)
     model.pt         plain ``state_dict`` + config + the model's rebuild info
     metrics.json     evaluation per condition (written last: a folder without it did not finish)
 
@@ -27,7 +28,8 @@ from .config import ExperimentConfig
 from .files import write_json, write_text
 
 SCHEMA = 2
-RUN_FILES = ("config.json", "history.jsonl", "train_state.pt", "model.pt", "metrics.json")
+RUN_FILES = ("config.json", "history.jsonl", "train_state.pt", "train_state.prev.pt", "model.pt",
+             "metrics.json")
 STATUSES = ("missing", "finished", "unfinished", "foreign")
 
 

@@ -9,7 +9,9 @@ batches and the same initialisation.
 """
 from __future__ import annotations
 
+import contextlib
 import math
+import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -53,6 +55,8 @@ class TrainSettings:
     seed: int = 0
     schedule: str = "cosine"  # or "step": x0.1 every step_epochs epochs, no warm-up (VSE++)
     step_epochs: int = 15
+    checkpoint_every: int = 0  # also save the training state every N steps (0: at epoch ends only)
+    num_workers: int = 0  # DataLoader worker processes
 
 
 def warmup_cosine(step: int, warmup: int, total: int) -> float:
@@ -68,12 +72,19 @@ def step_decay(step: int, steps_per_epoch: int, step_epochs: int) -> float:
     return 0.1 ** ((step // steps_per_epoch) // step_epochs)
 
 
+def previous_state(path: Path) -> Path:
+    """Where the state before the newest is kept (``train_state.prev.pt``)."""
+    return path.with_suffix(".prev.pt")
+
+
 def save_train_state(path: Path, **state: object) -> None:
     """Save a training state atomically, with the RNG states of torch (CPU and, when present,
-    every CUDA device)."""
+    every CUDA device); the state it replaces is kept as :func:`previous_state`."""
     rng = {"torch_rng": torch.get_rng_state()}
     if torch.cuda.is_available():
         rng["cuda_rng"] = torch.cuda.get_rng_state_all()
+    if path.is_file():
+        os.replace(path, previous_state(path))
     save_torch(path, {**state, **rng})
 
 
@@ -82,6 +93,38 @@ def load_train_state(path: Path) -> dict:
     moves weights and optimiser state to their parameters' device; RNG states must stay CPU
     byte tensors)."""
     return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def latest_train_state(path: Path) -> dict | None:
+    """The newest readable state: ``path``, else (a truncated or missing file) the previous one,
+    else ``None``."""
+    for candidate in (path, previous_state(path)):
+        if candidate.is_file():
+            try:
+                return load_train_state(candidate)
+            except Exception:  # truncated or corrupt: fall back to the one before
+                continue
+    return None
+
+
+def epoch_batches(n_items: int, batch_size: int, generator: torch.Generator) -> list[list[int]]:
+    """One epoch's batches of item indices: a permutation drawn from ``generator``, cut into
+    ``n_items // batch_size`` full batches. The generator advances exactly as under
+    ``DataLoader(shuffle=True, drop_last=True, generator=generator)`` (a base seed for workers, the
+    permutation, and the empty tail permutation its sampler draws), so runs keep the batches they
+    had with that loader."""
+    torch.empty((), dtype=torch.int64).random_(generator=generator)
+    order = torch.randperm(n_items, generator=generator)
+    torch.randperm(n_items, generator=generator)
+    n_batches = n_items // batch_size
+    return order[: n_batches * batch_size].view(n_batches, batch_size).tolist()
+
+
+def autocast(device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast on a GPU, nothing on a CPU."""
+    if device.type == "cuda":
+        return torch.autocast("cuda", dtype=torch.bfloat16)
+    return contextlib.nullcontext()
 
 
 def restore_rng(state: dict) -> None:
@@ -98,18 +141,21 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
     (``step, epoch, loss, logit_scale, lr`` and the objective's logged parts), each also passed
     to ``on_step``.
 
-    With ``state_path``, the full training state (model, objective, optimiser, scheduler, shuffle
-    generator, epoch) is saved there atomically after every epoch, and a state found there at the
-    start is resumed: training continues with the next epoch exactly as if never cut off.
+    With ``state_path``, the full training state (model, objective, optimiser, scheduler, the
+    shuffle generator at the start of the epoch, the step, the RNG states) is saved there
+    atomically at the end of every epoch and every ``checkpoint_every`` steps, and the newest
+    readable state found there at the start is resumed: training continues with the next step
+    exactly as if never cut off (the batches of an epoch are re-drawn from the saved generator
+    and the done ones skipped; augmentations are seeded per item). On a GPU the forward pass runs
+    in bf16 autocast.
     """
     objective = (objective or Objective()).to(model.device)
     generator = torch.Generator().manual_seed(settings.seed)
-    loader = DataLoader(dataset, batch_size=settings.batch_size, shuffle=True, drop_last=True,
-                        generator=generator)
-    if len(loader) == 0:
+    steps_per_epoch = len(dataset) // settings.batch_size
+    if steps_per_epoch == 0:
         raise ValueError(f"batch_size={settings.batch_size} is larger than the {len(dataset)} "
                          "training items: lower batch_size or use more training images")
-    total = settings.epochs * len(loader)
+    total = settings.epochs * steps_per_epoch
     groups = model.param_groups(settings.lr)
     extra = [p for p in objective.parameters() if p.requires_grad]
     if extra:
@@ -117,32 +163,43 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
     params = [p for group in groups for p in group["params"]]
     optimizer = torch.optim.AdamW(groups, lr=settings.lr, weight_decay=settings.weight_decay)
     if settings.schedule == "step":
-        schedule = partial(step_decay, steps_per_epoch=len(loader), step_epochs=settings.step_epochs)
+        schedule = partial(step_decay, steps_per_epoch=steps_per_epoch, step_epochs=settings.step_epochs)
     else:
         schedule = partial(warmup_cosine, warmup=settings.warmup_steps, total=total)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
-    first_epoch = 0
-    if state_path is not None and state_path.is_file():
-        state = load_train_state(state_path)
+    step = 0
+    state = latest_train_state(state_path) if state_path is not None else None
+    if state is not None:
         model.load_state_dict(state["model"])
         objective.load_state_dict(state["objective"])
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["generator"])
+        generator.set_state(state["epoch_generator"])
         restore_rng(state)
-        first_epoch = state["epoch"]
+        step = state["step"]
+
+    def checkpoint(epoch_generator: torch.Tensor) -> None:
+        save_train_state(state_path, model=model.state_dict(), objective=objective.state_dict(),
+                         optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
+                         epoch_generator=epoch_generator, step=step)
+
     history: list[dict] = []
     show = show_progress() if progress is None else progress
-    bar = tqdm(total=total, initial=first_epoch * len(loader), disable=not show, desc="training",
-               leave=False)
-    step = first_epoch * len(loader)
-    for epoch in range(first_epoch, settings.epochs):
+    bar = tqdm(total=total, initial=step, disable=not show, desc="training", leave=False)
+    cuda = model.device.type == "cuda"
+    for epoch in range(step // steps_per_epoch, settings.epochs):
+        epoch_generator = generator.get_state()
+        batches = epoch_batches(len(dataset), settings.batch_size, generator)
         dataset.set_epoch(epoch)
+        loader = DataLoader(dataset, batch_sampler=batches[step - epoch * steps_per_epoch:],
+                            num_workers=settings.num_workers, pin_memory=cuda)
         model.train()
         for images, captions, _ in loader:
             captions = list(captions)
-            image_f, text_f, scale = model(images.to(model.device), model.tokenize(captions))
-            loss, parts = objective(image_f, text_f, scale, captions)
+            with autocast(model.device):
+                image_f, text_f, scale = model(images.to(model.device, non_blocking=True),
+                                               model.tokenize(captions))
+            loss, parts = objective(image_f.float(), text_f.float(), scale.float(), captions)
             lr = optimizer.param_groups[0]["lr"]  # the rate this step uses
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -159,11 +216,10 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
             bar.update(1)
             bar.set_postfix(loss=f"{record['loss']:.3f}", epoch=epoch)
             step += 1
-        if state_path is not None:
-            save_train_state(state_path, model=model.state_dict(),
-                             objective=objective.state_dict(), optimizer=optimizer.state_dict(),
-                             scheduler=scheduler.state_dict(), generator=generator.get_state(),
-                             epoch=epoch + 1)
+            if state_path is not None and step % steps_per_epoch == 0:
+                checkpoint(generator.get_state())  # the next epoch starts from here
+            elif state_path is not None and settings.checkpoint_every and step % settings.checkpoint_every == 0:
+                checkpoint(epoch_generator)
     bar.close()
     model.eval()
     return history

@@ -145,7 +145,7 @@ def test_cut_off_run_resumes_to_the_same_result(tmp_path, monkeypatch) -> None:
         run_experiment(config, tmp_path / "cut")
 
     resumed = run_experiment(config, tmp_path / "cut", resume=True)
-    assert resumed["resumed_from_epoch"] == 1
+    assert resumed["resumed_from_step"] == 23  # the end of epoch 1
     assert resumed["eval"] == straight["eval"]
     history = (tmp_path / "cut" / "history.jsonl").read_text().splitlines()
     assert [json.loads(line)["step"] for line in history] == list(range(46))

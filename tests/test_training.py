@@ -71,3 +71,25 @@ def test_states_load_on_the_cpu_with_cuda_rng_states(tmp_path, monkeypatch) -> N
     restore_rng(state)
     assert torch.equal(torch.get_rng_state(), before)
     assert [torch.equal(a, b) for a, b in zip(restored["states"], fake_cuda)] == [True, True]
+
+
+def test_epoch_batches_are_the_dataloaders_batches_epoch_after_epoch() -> None:
+    from torch.utils.data import DataLoader
+
+    from svl_lib.training import epoch_batches
+    loader = DataLoader(range(50), batch_size=8, shuffle=True, drop_last=True,
+                        generator=torch.Generator().manual_seed(3))
+    generator = torch.Generator().manual_seed(3)
+    for _ in range(3):
+        assert [b.tolist() for b in loader] == epoch_batches(50, 8, generator)
+
+
+def test_a_truncated_newest_state_falls_back_to_the_previous_one(tmp_path) -> None:
+    from svl_lib.training import latest_train_state, previous_state
+    path = tmp_path / "train_state.pt"
+    assert latest_train_state(path) is None
+    save_train_state(path, step=3)
+    save_train_state(path, step=6)
+    assert previous_state(path).is_file() and latest_train_state(path)["step"] == 6
+    path.write_bytes(path.read_bytes()[:100])  # cut off while writing
+    assert latest_train_state(path)["step"] == 3

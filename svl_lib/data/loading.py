@@ -43,14 +43,30 @@ class ResizeTo:
         return image.resize((self.size, self.size), Image.Resampling.BILINEAR)
 
 
+class RandomTransform:
+    """A random geometric transform (e.g. random crop and flip) made reproducible: ``(image, key)``
+    runs ``transform`` with torch's RNG seeded from ``key`` and leaves the global RNG as it was, so
+    an item's augmentation depends on ``(seed, epoch, item)`` only, not on DataLoader workers or on
+    where a run resumed. Picklable."""
+
+    def __init__(self, transform: PrepareFn):
+        self.transform = transform
+
+    def __call__(self, image: Image.Image, key: tuple[int, ...] = (0,)) -> Image.Image:
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(int(np.random.SeedSequence(list(key)).generate_state(1)[0]))
+            return self.transform(image)
+
+
 class CaptionDataset(Dataset):
-    """Items ``(image (3, H, W) float, caption str, image_index int)``; call :meth:`set_epoch`."""
+    """Items ``(image (3, H, W) float, caption str, image_index int)``; call :meth:`set_epoch`.
+    A :class:`RandomTransform` ``prepare`` is keyed by ``(seed, epoch, item)``."""
 
     def __init__(self, corpus: Corpus, injector: ShortcutInjector | None = None,
-                 prepare: PrepareFn | None = None, tensor: TensorFn = to_tensor):
+                 prepare: PrepareFn | None = None, tensor: TensorFn = to_tensor, seed: int = 0):
         self.corpus, self.injector, self.prepare, self.tensor = corpus, injector, prepare, tensor
         self.items = corpus.caption_index()
-        self.epoch = 0
+        self.epoch, self.seed = 0, seed
 
     def set_epoch(self, epoch: int) -> None:
         """Unique ids rotate and bits are re-drawn per epoch; the loop calls this every epoch."""
@@ -62,7 +78,9 @@ class CaptionDataset(Dataset):
     def __getitem__(self, n: int) -> tuple[torch.Tensor, str, int]:
         i, k = self.items[n]
         image = self.corpus.load_image(i)
-        if self.prepare is not None:
+        if isinstance(self.prepare, RandomTransform):
+            image = self.prepare(image, (self.seed, self.epoch, n))
+        elif self.prepare is not None:
             image = self.prepare(image)
         caption = self.corpus.captions[i][k]
         if self.injector is not None:

@@ -24,6 +24,7 @@ import torch
 from torch import nn
 from torchvision import models, transforms
 
+from ..data.loading import PrepareFn, RandomTransform
 from .base import ContrastiveModel
 from .toy import ToyTextEncoder
 from .vocab import Vocabulary
@@ -93,8 +94,9 @@ class VSEPlusPlus(ContrastiveModel):
         self.text_encoder = ToyTextEncoder(len(vocab), embed_dim, word_dim=word_dim, head=False)
         nn.init.uniform_(self.text_encoder.embed.weight, -0.1, 0.1)
 
-    def image_transform(self, train: bool = False) -> tuple[transforms.Compose, transforms.Compose]:
-        prepare = (transforms.Compose([transforms.RandomResizedCrop(224), transforms.RandomHorizontalFlip()])
+    def image_transform(self, train: bool = False) -> tuple[PrepareFn, transforms.Compose]:
+        prepare = (RandomTransform(transforms.Compose([transforms.RandomResizedCrop(224),
+                                                       transforms.RandomHorizontalFlip()]))
                    if train else transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224)]))
         tensor = transforms.Compose([transforms.ToTensor(),
                                      transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
