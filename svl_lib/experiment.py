@@ -21,6 +21,7 @@ from .data import load_split
 from .data.corpus import Corpus
 from .data.loading import CaptionDataset
 from .digits import GlyphBank, load_glyph_bank
+from .distributed import barrier, is_main, launched, setup
 from .evaluation import chance_level, encode_conditions
 from .files import save_torch, write_json
 from .models import ContrastiveModel, build_model
@@ -70,8 +71,10 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     An existing run folder is an error unless ``overwrite`` (its run files are replaced, other
     files kept) or ``resume``: then a finished run of the same identity is returned as it is (or
     re-evaluated from its ``model.pt`` when only evaluation fields changed), and an unfinished one
-    continues from its last completed epoch. A foreign folder or another config is always an
-    error without ``overwrite`` (:func:`svl_lib.runs.plan_run_folder`).
+    continues from its last saved state. A foreign folder or another config is always an
+    error without ``overwrite`` (:func:`svl_lib.runs.plan_run_folder`). Started by ``torchrun`` or
+    ``accelerate launch`` with several processes, they train together
+    (:mod:`svl_lib.distributed`) and only the main process writes the folder.
     """
     if isinstance(config, dict):
         config = ExperimentConfig.from_dict(config)
@@ -80,13 +83,19 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     if action == "load":
         return read_metrics(out)
     data = build_data(config)  # every injector is built before the folder is written
-    device = pick_device(config.device)
+    device = setup(cpu=config.device == "cpu") if launched() else pick_device(config.device)
+    barrier()  # every process has planned before the main one writes
+    main = is_main()
     if action == "evaluate":
+        if not main:  # re-evaluating is the main process's job
+            barrier()
+            return read_metrics(out)
         start_run_folder(out, config, action)
         metrics = {k: v for k, v in read_metrics(out).items() if k != "probes"}
         metrics.update(evaluate_run(load_model(out, device), config, data))
         write_json(out / "metrics.json", metrics)
         write_config(out, config)
+        barrier()
         return metrics
 
     # the model, its data and its objective are built before the folder is written, so that an
@@ -99,7 +108,8 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
         raise ValueError(f"batch_size={config.batch_size} is larger than the {len(dataset):,} "
                          f"training items of {config.dataset}: lower batch_size")
     objective = build_objective(config, dataset, progress)
-    start_run_folder(out, config, action)
+    if main:
+        start_run_folder(out, config, action)
     settings = TrainSettings(config.epochs, config.batch_size, config.lr, config.weight_decay,
                              config.grad_clip, config.warmup_steps, config.seed,
                              config.lr_schedule, config.lr_step_epochs, config.checkpoint_every,
@@ -107,11 +117,16 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     state_path = out / "train_state.pt"
     state = latest_train_state(state_path) if action == "resume" else None
     done_steps = state["step"] if state is not None else 0
-    trim_history(out / "history.jsonl", done_steps)
     started = time.perf_counter()
-    with open(out / "history.jsonl", "a", buffering=1) as log:  # line-buffered: a kill loses no step
-        train(model, dataset, settings, objective=objective, progress=progress,
-              on_step=lambda record: log.write(json.dumps(record) + "\n"), state_path=state_path)
+    if main:
+        trim_history(out / "history.jsonl", done_steps)
+        with open(out / "history.jsonl", "a", buffering=1) as log:  # line-buffered: a kill loses no step
+            train(model, dataset, settings, objective=objective, progress=progress,
+                  on_step=lambda record: log.write(json.dumps(record) + "\n"), state_path=state_path)
+    else:
+        train(model, dataset, settings, objective=objective, progress=False, state_path=state_path)
+        barrier()  # the main process evaluates and writes the metrics
+        return read_metrics(out)
     train_seconds = time.perf_counter() - started
     save_torch(out / "model.pt", {"state_dict": model.state_dict(), "config": config.to_dict(),
                                   "rebuild": model.rebuild_info()})
@@ -128,6 +143,7 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     write_json(out / "metrics.json", metrics)
     state_path.unlink(missing_ok=True)
     previous_state(state_path).unlink(missing_ok=True)
+    barrier()
     return metrics
 
 

@@ -3,7 +3,8 @@
 with latent target decoding (LTD, :mod:`svl_lib.ltd`).
 
 An :class:`Objective` maps ``(image_f (B, D), text_f (B, D), logit_scale, captions)`` to the total
-loss and a dict of floats to log; its parameters (e.g. the LTD decoder) are trained with the
+loss and a dict of floats to log (with several processes the contrastive loss sees every
+process's features, :func:`svl_lib.distributed.gather`, and LTD's multiplier the mean L_rec); its parameters (e.g. the LTD decoder) are trained with the
 model, and :meth:`Objective.after_step` runs after each optimiser step (e.g. the Lagrange
 multiplier's ascent). :func:`build_objective` makes the objective of a config.
 """
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING
 import torch
 from torch import nn
 
+from .distributed import gather, mean_over_processes
 from .losses import IFMLoss, InfoNCE, TripletLoss, info_nce
 from .ltd import (LagrangeMultiplier, TargetCache, TargetDecoder, reconstruction_loss,
                   target_cache_path, target_text, training_captions)
@@ -36,7 +38,7 @@ class Objective(nn.Module):
 
     def forward(self, image_f: torch.Tensor, text_f: torch.Tensor, logit_scale: torch.Tensor,
                 captions: list[str]) -> tuple[torch.Tensor, dict[str, float]]:
-        return self.loss_fn(image_f, text_f, logit_scale), {}
+        return self.loss_fn(gather(image_f), gather(text_f), logit_scale), {}
 
     def after_step(self) -> None:
         """Hook after the model's optimiser step; nothing by default."""
@@ -72,7 +74,7 @@ class LTDObjective(Objective):
 
     def forward(self, image_f: torch.Tensor, text_f: torch.Tensor, logit_scale: torch.Tensor,
                 captions: list[str]) -> tuple[torch.Tensor, dict[str, float]]:
-        contrastive = self.loss_fn(image_f, text_f, logit_scale)
+        contrastive = self.loss_fn(gather(image_f), gather(text_f), logit_scale)
         texts = [target_text(c, self.target_caption, self.n_digits) for c in captions]
         targets = self.cache.lookup(texts).to(text_f.device)
         rec = reconstruction_loss(self.decoder(text_f), targets)
@@ -86,7 +88,7 @@ class LTDObjective(Objective):
     def after_step(self) -> None:
         """Constrained: ascend ``lambda`` by ``L_rec / eta - 1`` of the step just taken."""
         if self.mode == "constrained" and self._last_rec is not None:
-            self.multiplier.ascend(self._last_rec / self.bound - 1.0)
+            self.multiplier.ascend(mean_over_processes(self._last_rec) / self.bound - 1.0)
             self._last_rec = None
 
 

@@ -20,10 +20,12 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from .data.loading import CaptionDataset
+from .distributed import rank_and_world, shard
 from .files import save_torch
 from .models.base import ContrastiveModel
 from .objectives import Objective
@@ -147,7 +149,9 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
     readable state found there at the start is resumed: training continues with the next step
     exactly as if never cut off (the batches of an epoch are re-drawn from the saved generator
     and the done ones skipped; augmentations are seeded per item). On a GPU the forward pass runs
-    in bf16 autocast.
+    in bf16 autocast. In a process group (:mod:`svl_lib.distributed`) each process trains on its
+    shard of every global batch of ``batch_size`` items, the model (and an objective with
+    parameters) in DistributedDataParallel; only rank 0 saves states and shows progress.
     """
     objective = (objective or Objective()).to(model.device)
     generator = torch.Generator().manual_seed(settings.seed)
@@ -184,12 +188,18 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
                          epoch_generator=epoch_generator, step=step)
 
     history: list[dict] = []
-    show = show_progress() if progress is None else progress
+    rank, world = rank_and_world()
+    show = (show_progress() if progress is None else progress) and rank == 0
     bar = tqdm(total=total, initial=step, disable=not show, desc="training", leave=False)
     cuda = model.device.type == "cuda"
+    forward, loss_of = model, objective
+    if world > 1:  # DDP averages the gradients; the objective too when it has parameters (LTD)
+        ids = [model.device.index] if cuda else None
+        forward = DistributedDataParallel(model, device_ids=ids)
+        loss_of = DistributedDataParallel(objective, device_ids=ids) if extra else objective
     for epoch in range(step // steps_per_epoch, settings.epochs):
         epoch_generator = generator.get_state()
-        batches = epoch_batches(len(dataset), settings.batch_size, generator)
+        batches = shard(epoch_batches(len(dataset), settings.batch_size, generator), rank, world)
         dataset.set_epoch(epoch)
         loader = DataLoader(dataset, batch_sampler=batches[step - epoch * steps_per_epoch:],
                             num_workers=settings.num_workers, pin_memory=cuda)
@@ -197,9 +207,9 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
         for images, captions, _ in loader:
             captions = list(captions)
             with autocast(model.device):
-                image_f, text_f, scale = model(images.to(model.device, non_blocking=True),
-                                               model.tokenize(captions))
-            loss, parts = objective(image_f.float(), text_f.float(), scale.float(), captions)
+                image_f, text_f, scale = forward(images.to(model.device, non_blocking=True),
+                                                 model.tokenize(captions))
+            loss, parts = loss_of(image_f.float(), text_f.float(), scale.float(), captions)
             lr = optimizer.param_groups[0]["lr"]  # the rate this step uses
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -216,9 +226,11 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
             bar.update(1)
             bar.set_postfix(loss=f"{record['loss']:.3f}", epoch=epoch)
             step += 1
-            if state_path is not None and step % steps_per_epoch == 0:
+            if state_path is None or rank != 0:
+                continue
+            if step % steps_per_epoch == 0:
                 checkpoint(generator.get_state())  # the next epoch starts from here
-            elif state_path is not None and settings.checkpoint_every and step % settings.checkpoint_every == 0:
+            elif settings.checkpoint_every and step % settings.checkpoint_every == 0:
                 checkpoint(epoch_generator)
     bar.close()
     model.eval()

@@ -1,5 +1,6 @@
 """CLIP (open_clip) and VSE++ behind the model contract, in their tiny configurations, and a run of
 each on the generated COCO stand-in (224-px toy images with COCO's layout)."""
+import json
 import time
 from pathlib import Path
 
@@ -102,3 +103,16 @@ def test_bad_real_configs_fail_before_anything_is_written(coco, tmp_path) -> Non
     with pytest.raises(ValueError, match="unknown open_clip model"):
         run_experiment(config(coco, arch="RN5O"), tmp_path / "run")
     assert not (tmp_path / "run").exists()
+
+
+def test_the_command_line_entry_point_trains_then_loads(coco, tmp_path, capsys) -> None:
+    from svl_lib.run import main
+    path = tmp_path / "config.json"
+    path.write_text(json.dumps(config(coco, model="vse", embed_dim=32).to_dict()))
+    assert main([str(path), str(tmp_path / "run"), "--set", "epochs=1", "name=cli"]) == 0
+    assert "clean: RSUM" in capsys.readouterr().out
+    saved = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert saved["name"] == "cli" and saved["model"] == "vse"
+    assert main([str(tmp_path / "run" / "config.json"), str(tmp_path / "run")]) == 0  # loads
+    with pytest.raises(SystemExit):
+        main([str(path), str(tmp_path / "run"), "--set", "epochs"])

@@ -1,0 +1,82 @@
+"""Several processes, one run: several GPUs (or CPU processes, gloo) through Hugging Face
+Accelerate, with PyTorch's DistributedDataParallel underneath.
+
+Started by ``accelerate launch`` or ``torchrun`` (which set ``WORLD_SIZE``), the same entry point
+(``python -m svl_lib.run``) trains one run with ``W`` processes:
+
+* ``batch_size`` stays the *global* batch: every process draws the same batches (same seed) and
+  takes its own contiguous shard of ``batch_size / W`` items;
+* the contrastive losses see the global batch: :func:`gather` collects every process's features
+  (``torch.distributed.nn.functional.all_gather``, which passes gradients back to the process that
+  computed them), so negatives span all ``batch_size`` items. Each process's loss is the global
+  loss; all-gather's backward sums the gradients of the ``W`` identical losses and DDP averages
+  them, which gives exactly the single-process gradient of the global batch;
+* only the main process (rank 0) writes the run folder; all processes read the same checkpoint
+  when resuming.
+
+Models with batch normalisation (the toy CNN, ResNets) normalise over each process's shard, as DDP
+does without ``SyncBatchNorm``; models with layer norm only (CLIP) match a single process exactly
+up to floating-point summation order.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+import torch.distributed as dist
+
+
+def launched() -> bool:
+    """Whether this process was started by a launcher with more than one process."""
+    return int(os.environ.get("WORLD_SIZE", "1")) > 1
+
+
+def setup(cpu: bool = False) -> torch.device:
+    """Join the launcher's process group (Accelerate picks NCCL on GPUs, gloo on CPUs) and
+    return this process's device."""
+    from accelerate import PartialState
+    return PartialState(cpu=cpu).device
+
+
+def rank_and_world() -> tuple[int, int]:
+    """``(rank, world size)``: ``(0, 1)`` without a process group."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size()
+    return 0, 1
+
+
+def is_main() -> bool:
+    return rank_and_world()[0] == 0
+
+
+def barrier() -> None:
+    """Wait for every process (nothing in a single process)."""
+    if rank_and_world()[1] > 1:
+        dist.barrier()
+
+
+def gather(tensor: torch.Tensor) -> torch.Tensor:
+    """Every process's ``tensor`` concatenated in rank order along dim 0, with gradients flowing
+    back to each process's own rows; ``tensor`` itself in a single process."""
+    if rank_and_world()[1] == 1:
+        return tensor
+    from torch.distributed.nn.functional import all_gather
+    return torch.cat(all_gather(tensor), dim=0)
+
+
+def mean_over_processes(value: float) -> float:
+    """The mean of a float over all processes (the value itself in a single process)."""
+    if rank_and_world()[1] == 1:
+        return value
+    t = torch.tensor([value], dtype=torch.float64)
+    dist.all_reduce(t)
+    return float(t.item()) / rank_and_world()[1]
+
+
+def shard(batches: list[list[int]], rank: int, world: int) -> list[list[int]]:
+    """This process's contiguous part of every global batch."""
+    size = len(batches[0]) if batches else 0
+    if size % world:
+        raise ValueError(f"batch_size={size} must be divisible by the {world} processes")
+    part = size // world
+    return [b[rank * part:(rank + 1) * part] for b in batches]

@@ -1,0 +1,55 @@
+"""Train (or resume, or load) one run from the command line, on a CPU, one GPU, or several.
+
+    python -m svl_lib.run config.json runs/clip-coco
+    python -m svl_lib.run config.json runs/clip-coco --set epochs=10 lr=1e-5
+    accelerate launch --num_processes 4 -m svl_lib.run config.json runs/clip-coco
+    torchrun --nproc_per_node 4 -m svl_lib.run config.json runs/clip-coco
+
+``config.json`` holds :class:`~svl_lib.config.ExperimentConfig` fields (a run folder's
+``config.json`` works too); ``--set`` overrides fields with JSON values (strings may be bare).
+Train-or-load: a finished run of the same config is loaded, an unfinished one resumed. With several
+processes, ``batch_size`` is the global batch (:mod:`svl_lib.distributed`).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from .config import ExperimentConfig
+from .distributed import is_main
+from .experiment import run_or_load
+
+
+def parse_value(text: str) -> object:
+    """``"1e-5"`` -> 1e-05, ``"true"`` -> True, ``"null"`` -> None, anything else a string."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError:
+        return text
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("config", type=Path, help="a JSON file of config fields")
+    parser.add_argument("out", type=Path, help="the run folder")
+    parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
+    args = parser.parse_args(argv)
+    values = json.loads(args.config.read_text())
+    values.pop("schema", None)  # a run folder's config.json carries its schema version
+    for item in args.set:
+        key, sep, value = item.partition("=")
+        if not sep:
+            parser.error(f"--set takes KEY=VALUE, got {item!r}")
+        values[key] = parse_value(value)
+    metrics = run_or_load(ExperimentConfig.from_dict(values), args.out)
+    if is_main():
+        for condition, result in metrics["eval"].items():
+            print(f"{condition:>13}: RSUM {result['rsum']:.1f}")
+        print(f"run folder: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
