@@ -136,13 +136,16 @@ class TargetCache:
     """Latent targets by caption text: each distinct string is encoded once.
 
     ``encode`` maps a list of strings to an ``(N, T)`` tensor; when ``None`` the sentence encoder
-    ``name`` is loaded (:func:`load_sentence_encoder`) the first time a string is missing.
-    ``encoder_calls`` counts the calls to it.
+    ``name`` is loaded (:func:`load_sentence_encoder`, on ``device``) the first time a string is
+    missing. ``encoder_calls`` counts the calls to it. With ``max_entries`` the cache holds at most
+    that many targets, dropping the least recently used: on COCO, where the captions as fed with a
+    rotating number are millions of strings, targets are then encoded on the fly in bounded memory.
     """
 
     def __init__(self, name: str = DEFAULT_ENCODER, encode: EncodeFn | None = None,
-                 batch_size: int = 256):
+                 batch_size: int = 256, max_entries: int | None = None, device: str = "cpu"):
         self.name, self._encode, self.batch_size = name, encode, batch_size
+        self.max_entries, self.device = max_entries, device
         self.targets: dict[str, torch.Tensor] = {}
         self.encoder_calls = 0
 
@@ -162,7 +165,7 @@ class TargetCache:
         if not missing:
             return 0
         if self._encode is None:
-            self._encode = load_sentence_encoder(self.name)
+            self._encode = load_sentence_encoder(self.name, self.device)
         show = show_progress() if progress is None else progress
         for start in tqdm(range(0, len(missing), self.batch_size), disable=not show,
                           desc=f"encoding {len(missing):,} targets", leave=False):
@@ -175,7 +178,13 @@ class TargetCache:
     def lookup(self, texts: Sequence[str]) -> torch.Tensor:
         """``(len(texts), T)`` targets; strings not cached yet are encoded first."""
         self.ensure(texts, progress=False)
-        return torch.stack([self.targets[t] for t in texts])
+        out = torch.stack([self.targets[t] for t in texts])
+        if self.max_entries is not None:
+            for t in texts:  # most recently used last
+                self.targets[t] = self.targets.pop(t)
+            while len(self.targets) > self.max_entries:
+                del self.targets[next(iter(self.targets))]
+        return out
 
     def save(self, path: Path | str) -> None:
         """Write ``{"encoder", "texts", "targets" (N, T)}`` atomically."""

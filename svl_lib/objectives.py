@@ -26,6 +26,10 @@ if TYPE_CHECKING:
     from .data.loading import CaptionDataset
 
 LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+# Up to this many distinct target strings are encoded before training and kept (the toy: about
+# 10k); beyond it (COCO: 566k clean captions, 2.8M as fed over 5 epochs) targets are encoded on the
+# fly, per batch, with the most recent ones kept.
+MAX_PRECOMPUTED_TARGETS = 200_000
 
 
 class Objective(nn.Module):
@@ -103,20 +107,32 @@ def build_objective(config: "ExperimentConfig", dataset: "CaptionDataset",
                     progress: bool | None = None) -> Objective:
     """The objective of ``config`` for training on ``dataset``. For LTD the targets of every
     caption string the training will feed are encoded here, once (kept in
-    :func:`~svl_lib.ltd.target_cache_path` when ``ltd_target_cache``)."""
+    :func:`~svl_lib.ltd.target_cache_path` when ``ltd_target_cache``), unless there are more than
+    :data:`MAX_PRECOMPUTED_TARGETS`: then they are encoded on the fly in bounded memory."""
     loss_fn = contrastive_loss(config)
     if config.ltd == "none":
         return Objective(loss_fn)
-    cache_file = target_cache_path(config.ltd_encoder)
-    use_file = config.ltd_target_cache and cache_file.is_file()
-    cache = (TargetCache.load(cache_file, config.ltd_encoder) if use_file
-             else TargetCache(config.ltd_encoder))
-    fed = training_captions(dataset.corpus, dataset.injector, config.epochs)
-    texts = sorted({target_text(c, config.ltd_target_caption, config.n_digits) for c in fed})
-    with torch.random.fork_rng(devices=[]):  # loading the encoder must not move the seeded RNG
-        encoded = cache.ensure(texts, progress)
-    if encoded and config.ltd_target_cache:
-        cache.save(cache_file)
+    injector = dataset.injector
+    rotating = (config.ltd_target_caption == "as_fed" and injector is not None
+                and injector.spec.on_caption)
+    n_texts = dataset.corpus.n_captions * (config.epochs if rotating else 1)
+    if n_texts > MAX_PRECOMPUTED_TARGETS:  # e.g. COCO: encode the batch's targets on the fly
+        device = "cuda" if torch.cuda.is_available() and config.device != "cpu" else "cpu"
+        cache = TargetCache(config.ltd_encoder, max_entries=MAX_PRECOMPUTED_TARGETS, device=device)
+        with torch.random.fork_rng(devices=[]):
+            cache.ensure(target_text(c, config.ltd_target_caption, config.n_digits)
+                         for c in dataset.corpus.captions[0][:1])  # loads the encoder, sets dim
+    else:
+        cache_file = target_cache_path(config.ltd_encoder)
+        use_file = config.ltd_target_cache and cache_file.is_file()
+        cache = (TargetCache.load(cache_file, config.ltd_encoder) if use_file
+                 else TargetCache(config.ltd_encoder))
+        fed = training_captions(dataset.corpus, injector, config.epochs)
+        texts = sorted({target_text(c, config.ltd_target_caption, config.n_digits) for c in fed})
+        with torch.random.fork_rng(devices=[]):  # loading the encoder must not move the seeded RNG
+            encoded = cache.ensure(texts, progress)
+        if encoded and config.ltd_target_cache:
+            cache.save(cache_file)
     multiplier = LagrangeMultiplier(config.ltd_lambda_start, config.ltd_lambda_lr,
                                     config.ltd_lambda_momentum, config.ltd_lambda_dampening,
                                     config.ltd_lambda_max)

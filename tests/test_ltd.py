@@ -217,3 +217,31 @@ def test_ltd_end_to_end_tiny_run(tmp_path, monkeypatch) -> None:
     dataset = CaptionDataset(ToyWorld(300, 10, 40).split("train"))
     objective = build_objective(config.replace(shortcut_mode="none"), dataset, progress=False)
     assert objective.cache.encoder_calls == 0 and len(objective.cache) == len(cache)
+
+
+def test_a_bounded_cache_keeps_the_most_recently_used_targets() -> None:
+    calls = []
+
+    def encode(texts):
+        calls.append(list(texts))
+        return torch.stack([torch.full((3,), float(len(t))) for t in texts])
+
+    cache = TargetCache("fake", encode=encode, max_entries=2)
+    assert cache.lookup(["a", "bb"]).tolist() == [[1.0] * 3, [2.0] * 3]
+    cache.lookup(["a"])  # "a" is now the most recent
+    cache.lookup(["ccc"])  # evicts "bb", the least recently used
+    assert list(cache.targets) == ["a", "ccc"] and len(calls) == 2
+    cache.lookup(["bb"])
+    assert calls[-1] == ["bb"] and len(cache) == 2
+
+
+def test_ltd_on_a_large_corpus_encodes_targets_on_the_fly(monkeypatch) -> None:
+    from svl_lib import objectives
+    from svl_lib.config import ExperimentConfig
+    from svl_lib.data.loading import CaptionDataset
+    from svl_lib.data.toy import ToyWorld
+    monkeypatch.setattr(objectives, "MAX_PRECOMPUTED_TARGETS", 100)
+    monkeypatch.setattr(objectives, "target_cache_path", lambda name: pytest.fail("no file cache"))
+    config = ExperimentConfig(n_train=40, ltd="constrained", ltd_target_caption="clean")
+    objective = objectives.build_objective(config, CaptionDataset(ToyWorld(40, 4, 8).split("train")))
+    assert objective.cache.max_entries == 100 and len(objective.cache) == 1  # only the probe string
