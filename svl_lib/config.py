@@ -7,7 +7,7 @@ checked against the split sizes here too, so a config never fails after training
 
 **Run identity.** Fields that only say how a finished model is evaluated or where it runs
 (:data:`NOT_IDENTITY`: name, device, eval_split, eval_conditions, probes, num_workers,
-checkpoint_every) are not part of
+checkpoint_every, validate) are not part of
 :meth:`ExperimentConfig.identity`: changing them never retrains a run. :meth:`ExperimentConfig.key`
 hashes the identity; :func:`svl_lib.runs.keyed_folder` names run folders with it.
 """
@@ -34,7 +34,7 @@ LOSSES = ("infonce", "triplet")
 LR_SCHEDULES = ("cosine", "step")
 LTD_MODES = ("none", "constrained", "unconstrained")
 NOT_IDENTITY = ("name", "device", "eval_split", "eval_conditions", "probes", "num_workers",
-                "checkpoint_every")
+                "checkpoint_every", "validate")
 _SPEC = ShortcutSpec()  # the shortcut's defaults are declared once, in ShortcutSpec
 
 
@@ -111,6 +111,9 @@ class ExperimentConfig:
     device: str = "auto"
     num_workers: int = 0  # DataLoader processes that decode and transform images
     checkpoint_every: int = 0  # save the training state every N steps too (0: at epoch ends)
+    # clean RSUM on the validation split after every epoch (validation.jsonl), the best model kept
+    # as model_best.pt beside the last (model.pt, the one evaluated, as in the paper)
+    validate: bool = False
 
     @classmethod
     def from_dict(cls, values: dict[str, Any]) -> "ExperimentConfig":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -22,8 +23,8 @@ from .data.corpus import Corpus
 from .data.loading import CaptionDataset
 from .digits import GlyphBank, load_glyph_bank
 from .distributed import barrier, is_main, launched, setup
-from .evaluation import chance_level, encode_conditions
-from .files import save_torch, write_json
+from .evaluation import chance_level, encode_conditions, evaluate
+from .files import save_torch, write_json, write_text
 from .models import ContrastiveModel, build_model
 from .objectives import build_objective
 from .probes import probe_model
@@ -120,9 +121,12 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     started = time.perf_counter()
     if main:
         trim_history(out / "history.jsonl", done_steps)
+        validate = (validator(model, config, out, done_steps // (len(dataset) // config.batch_size))
+                    if config.validate else None)
         with open(out / "history.jsonl", "a", buffering=1) as log:  # line-buffered: a kill loses no step
             train(model, dataset, settings, objective=objective, progress=progress,
-                  on_step=lambda record: log.write(json.dumps(record) + "\n"), state_path=state_path)
+                  on_step=lambda record: log.write(json.dumps(record) + "\n"), state_path=state_path,
+                  on_epoch_end=validate)
     else:
         train(model, dataset, settings, objective=objective, progress=False, state_path=state_path)
         barrier()  # the main process evaluates and writes the metrics
@@ -140,11 +144,43 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
         "final_logit_scale": history[-1]["logit_scale"],
         "device": str(device),
     }
+    if config.validate:
+        scores = [json.loads(line) for line in (out / "validation.jsonl").read_text().splitlines()]
+        best = max(scores, key=lambda r: r["clean_rsum"])
+        metrics["best_on_validation"] = {"epoch": best["epoch"], "clean_rsum": best["clean_rsum"],
+                                         "file": "model_best.pt"}
     write_json(out / "metrics.json", metrics)
     state_path.unlink(missing_ok=True)
     previous_state(state_path).unlink(missing_ok=True)
     barrier()
     return metrics
+
+
+def validator(model: ContrastiveModel, config: ExperimentConfig, out: Path,
+              first_epoch: int) -> Callable[[int], None]:
+    """``on_epoch_end`` of a run with ``validate``: the clean RSUM of the validation split goes to
+    ``validation.jsonl`` and the best model so far to ``model_best.pt``. Epochs from
+    ``first_epoch`` on are dropped from the file first (a resumed run redoes them). It leaves the
+    RNG as it was, so validating never changes training."""
+    val = load_split(config, "val")
+    path = out / "validation.jsonl"
+    kept = [line for line in (path.read_text().splitlines() if path.is_file() else [])
+            if json.loads(line)["epoch"] < first_epoch]
+    write_text(path, "".join(line + "\n" for line in kept))
+    best = max((json.loads(line)["clean_rsum"] for line in kept), default=float("-inf"))
+
+    def validate(epoch: int) -> None:
+        nonlocal best
+        with torch.random.fork_rng(devices=[]):
+            rsum = evaluate(model, val, None, ("clean",), *model.image_transform(),
+                            num_workers=config.num_workers)["clean"]["rsum"]
+        with open(path, "a") as log:
+            log.write(json.dumps({"epoch": epoch, "clean_rsum": rsum}) + "\n")
+        if rsum > best:
+            best = rsum
+            save_torch(out / "model_best.pt", {"state_dict": model.state_dict(), "epoch": epoch,
+                                               "config": config.to_dict(), "rebuild": model.rebuild_info()})
+    return validate
 
 
 def evaluate_run(model: ContrastiveModel, config: ExperimentConfig, data: RunData) -> dict[str, Any]:

@@ -7,7 +7,8 @@ A run folder holds only these files of its own (:data:`RUN_FILES`), each written
     history.jsonl    one line per training step
     train_state.pt   the newest training state, for resuming (removed at the end), and
     train_state.prev.pt  the one before it (used when the newest is truncated)
-    model.pt         plain ``state_dict`` + config + the model's rebuild info
+    model.pt         plain ``state_dict`` + config + the model's rebuild info (after the last epoch)
+    validation.jsonl, model_best.pt  with ``validate``: clean validation RSUM per epoch, the best model
     metrics.json     evaluation per condition (written last: a folder without it did not finish)
 
 Statuses (:func:`run_status`): ``missing`` (no folder, or an empty one), ``finished``,
@@ -29,7 +30,7 @@ from .files import write_json, write_text
 
 SCHEMA = 2
 RUN_FILES = ("config.json", "history.jsonl", "train_state.pt", "train_state.prev.pt", "model.pt",
-             "metrics.json")
+             "validation.jsonl", "model_best.pt", "metrics.json")
 STATUSES = ("missing", "finished", "unfinished", "foreign")
 
 

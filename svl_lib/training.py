@@ -138,7 +138,8 @@ def restore_rng(state: dict) -> None:
 
 def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSettings,
           objective: Objective | None = None, on_step: Callable[[dict], None] | None = None,
-          progress: bool | None = None, state_path: Path | None = None) -> list[dict]:
+          progress: bool | None = None, state_path: Path | None = None,
+          on_epoch_end: Callable[[int], None] | None = None) -> list[dict]:
     """Train in place; return this call's history, one record per step
     (``step, epoch, loss, logit_scale, lr`` and the objective's logged parts), each also passed
     to ``on_step``.
@@ -152,6 +153,7 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
     in bf16 autocast. In a process group (:mod:`svl_lib.distributed`) each process trains on its
     shard of every global batch of ``batch_size`` items, the model (and an objective with
     parameters) in DistributedDataParallel; only rank 0 saves states and shows progress.
+    ``on_epoch_end(epoch)`` runs (on rank 0) after each epoch's last step, before its state is saved.
     """
     objective = (objective or Objective()).to(model.device)
     generator = torch.Generator().manual_seed(settings.seed)
@@ -226,6 +228,9 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
             bar.update(1)
             bar.set_postfix(loss=f"{record['loss']:.3f}", epoch=epoch)
             step += 1
+            if step % steps_per_epoch == 0 and on_epoch_end is not None and rank == 0:
+                on_epoch_end(epoch)  # before the epoch's state: a resume never repeats it
+                model.train()
             if state_path is None or rank != 0:
                 continue
             if step % steps_per_epoch == 0:

@@ -1,6 +1,7 @@
 import json
 
 import pytest
+import torch
 
 from svl_lib.data.toy import ToyWorld
 from svl_lib.evaluation import evaluate
@@ -169,3 +170,18 @@ def test_run_or_load_without_reuse_trains_again(tmp_path) -> None:
     stamp = (out / "metrics.json").stat().st_mtime_ns
     run_or_load(config, out, reuse=False)
     assert (out / "metrics.json").stat().st_mtime_ns != stamp
+
+
+def test_validation_each_epoch_keeps_the_best_model_and_changes_no_result(tmp_path) -> None:
+    config = ExperimentConfig(**{**TINY, "epochs": 2})
+    plain = run_experiment(config, tmp_path / "plain")
+    validated = run_experiment(config.replace(validate=True), tmp_path / "validated")
+    assert validated["eval"] == plain["eval"]  # validating never changes training
+    scores = [json.loads(line) for line in (tmp_path / "validated" / "validation.jsonl").open()]
+    assert [s["epoch"] for s in scores] == list(range(config.epochs))
+    best = max(scores, key=lambda s: s["clean_rsum"])
+    assert validated["best_on_validation"] == {"epoch": best["epoch"], "clean_rsum": best["clean_rsum"],
+                                               "file": "model_best.pt"}
+    saved = torch.load(tmp_path / "validated" / "model_best.pt", weights_only=True)
+    assert saved["epoch"] == best["epoch"] and set(saved["state_dict"]) == set(
+        torch.load(tmp_path / "validated" / "model.pt", weights_only=True)["state_dict"])
