@@ -1,12 +1,13 @@
 """Train (or resume, or load) one run from the command line, on a CPU, one GPU, or several.
 
-    python -m svl_lib.run config.json runs/clip-coco
-    python -m svl_lib.run config.json runs/clip-coco --set epochs=10 lr=1e-5
-    accelerate launch --num_processes 4 -m svl_lib.run config.json runs/clip-coco
-    torchrun --nproc_per_node 4 -m svl_lib.run config.json runs/clip-coco
+    python -m svl_lib.run runs/clip-coco --set dataset=coco model=clip arch=RN50 pretrained=openai
+    python -m svl_lib.run runs/clip-coco-10 --config runs/clip-coco/config.json --set epochs=10
+    accelerate launch --num_processes 4 -m svl_lib.run runs/clip-coco --config clip.json
+    torchrun --nproc_per_node 4 -m svl_lib.run runs/clip-coco --config clip.json
 
-``config.json`` holds :class:`~svl_lib.config.ExperimentConfig` fields (a run folder's
-``config.json`` works too); ``--set`` overrides fields with JSON values (strings may be bare).
+``--config`` is a JSON file of :class:`~svl_lib.config.ExperimentConfig` fields (a run folder's
+``config.json`` works too); ``--set`` overrides fields with JSON values (strings may be bare);
+fields set nowhere keep their defaults.
 Train-or-load: a finished run of the same config is loaded, an unfinished one resumed. With several
 processes, ``batch_size`` is the global batch (:mod:`svl_lib.distributed`).
 """
@@ -32,11 +33,11 @@ def parse_value(text: str) -> object:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("config", type=Path, help="a JSON file of config fields")
     parser.add_argument("out", type=Path, help="the run folder")
+    parser.add_argument("--config", type=Path, default=None, help="a JSON file of config fields")
     parser.add_argument("--set", nargs="*", default=[], metavar="KEY=VALUE")
     args = parser.parse_args(argv)
-    values = json.loads(args.config.read_text())
+    values = json.loads(args.config.read_text()) if args.config else {}
     values.pop("schema", None)  # a run folder's config.json carries its schema version
     for item in args.set:
         key, sep, value = item.partition("=")

@@ -150,7 +150,7 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
     readable state found there at the start is resumed: training continues with the next step
     exactly as if never cut off (the batches of an epoch are re-drawn from the saved generator
     and the done ones skipped; augmentations are seeded per item). On a GPU the forward pass runs
-    in bf16 autocast. In a process group (:mod:`svl_lib.distributed`) each process trains on its
+    in bf16 autocast, with the model and images in channels-last memory format. In a process group (:mod:`svl_lib.distributed`) each process trains on its
     shard of every global batch of ``batch_size`` items, the model (and an objective with
     parameters) in DistributedDataParallel; only rank 0 saves states and shows progress.
     ``on_epoch_end(epoch)`` runs (on rank 0) after each epoch's last step, before its state is saved.
@@ -194,6 +194,9 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
     show = (show_progress() if progress is None else progress) and rank == 0
     bar = tqdm(total=total, initial=step, disable=not show, desc="training", leave=False)
     cuda = model.device.type == "cuda"
+    layout = torch.channels_last if cuda else torch.preserve_format  # faster convolutions on GPUs
+    if cuda:
+        model.to(memory_format=layout)
     forward, loss_of = model, objective
     if world > 1:  # DDP averages the gradients; the objective too when it has parameters (LTD)
         ids = [model.device.index] if cuda else None
@@ -209,8 +212,9 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
         for images, captions, _ in loader:
             captions = list(captions)
             with autocast(model.device):
-                image_f, text_f, scale = forward(images.to(model.device, non_blocking=True),
-                                                 model.tokenize(captions))
+                image_f, text_f, scale = forward(
+                    images.to(model.device, non_blocking=True, memory_format=layout),
+                    model.tokenize(captions))
             loss, parts = loss_of(image_f.float(), text_f.float(), scale.float(), captions)
             lr = optimizer.param_groups[0]["lr"]  # the rate this step uses
             optimizer.zero_grad(set_to_none=True)

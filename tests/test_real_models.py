@@ -109,10 +109,10 @@ def test_the_command_line_entry_point_trains_then_loads(coco, tmp_path, capsys) 
     from svl_lib.run import main
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config(coco, model="vse", embed_dim=32).to_dict()))
-    assert main([str(path), str(tmp_path / "run"), "--set", "epochs=1", "name=cli"]) == 0
+    assert main([str(tmp_path / "run"), "--config", str(path), "--set", "epochs=1", "name=cli"]) == 0
     assert "clean: RSUM" in capsys.readouterr().out
     saved = json.loads((tmp_path / "run" / "config.json").read_text())
     assert saved["name"] == "cli" and saved["model"] == "vse"
-    assert main([str(tmp_path / "run" / "config.json"), str(tmp_path / "run")]) == 0  # loads
+    assert main([str(tmp_path / "run"), "--config", str(tmp_path / "run" / "config.json")]) == 0
     with pytest.raises(SystemExit):
-        main([str(path), str(tmp_path / "run"), "--set", "epochs"])
+        main([str(tmp_path / "run"), "--config", str(path), "--set", "epochs"])
