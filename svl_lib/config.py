@@ -97,6 +97,7 @@ class ExperimentConfig:
     epochs: int = 8
     batch_size: int = 256
     lr: float = 2e-3
+    image_lr_scale: float = 1.0  # the image tower's learning rate is lr x this (per-tower rates)
     weight_decay: float = 0.0
     grad_clip: float = 2.0
     warmup_steps: int = 20
@@ -197,7 +198,7 @@ class ExperimentConfig:
                      "checkpoint_every"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
-        for name in ("ltd_bound", "ltd_lambda_lr", "ltd_lambda_max", "lr", "grad_clip"):
+        for name in ("ltd_bound", "ltd_lambda_lr", "ltd_lambda_max", "lr", "grad_clip", "image_lr_scale"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}"
                                  + (" (the LTD constraint divides by it)" if name == "ltd_bound" else ""))

@@ -115,7 +115,8 @@ class Features:
                 keep = (self.owners >= lo) & (self.owners < hi)
                 per_fold.append(retrieval_metrics(self.images[on_image][lo:hi],
                                                   self.texts[on_caption][keep], self.owners[keep] - lo))
-            result[name] = {k: sum(m[k] for m in per_fold) / folds for k in per_fold[0]}
+            result[name] = per_fold[0] if folds == 1 else {
+                k: sum(m[k] for m in per_fold) / folds for k in per_fold[0]}
         return result
 
 

@@ -113,8 +113,9 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
         start_run_folder(out, config, action)
     settings = TrainSettings(config.epochs, config.batch_size, config.lr, config.weight_decay,
                              config.grad_clip, config.warmup_steps, config.seed,
-                             config.lr_schedule, config.lr_step_epochs, config.checkpoint_every,
-                             config.num_workers)
+                             schedule=config.lr_schedule, step_epochs=config.lr_step_epochs,
+                             checkpoint_every=config.checkpoint_every,
+                             image_lr_scale=config.image_lr_scale, num_workers=config.num_workers)
     state_path = out / "train_state.pt"
     state = latest_train_state(state_path) if action == "resume" else None
     done_steps = state["step"] if state is not None else 0

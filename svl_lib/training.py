@@ -58,6 +58,7 @@ class TrainSettings:
     schedule: str = "cosine"  # or "step": x0.1 every step_epochs epochs, no warm-up (VSE++)
     step_epochs: int = 15
     checkpoint_every: int = 0  # also save the training state every N steps (0: at epoch ends only)
+    image_lr_scale: float = 1.0  # the rate of a parameter group named "image" is lr x this
     num_workers: int = 0  # DataLoader worker processes
 
 
@@ -163,6 +164,9 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
                          "training items: lower batch_size or use more training images")
     total = settings.epochs * steps_per_epoch
     groups = model.param_groups(settings.lr)
+    for group in groups:
+        if group.get("name") == "image":
+            group["lr"] *= settings.image_lr_scale
     extra = [p for p in objective.parameters() if p.requires_grad]
     if extra:
         groups.append({"params": extra, "lr": settings.lr})

@@ -116,3 +116,19 @@ def test_the_command_line_entry_point_trains_then_loads(coco, tmp_path, capsys) 
     assert main([str(tmp_path / "run"), "--config", str(tmp_path / "run" / "config.json")]) == 0
     with pytest.raises(SystemExit):
         main([str(tmp_path / "run"), "--config", str(path), "--set", "epochs"])
+
+
+def test_per_tower_learning_rates(coco) -> None:
+    from svl_lib.data.loading import CaptionDataset
+    from svl_lib.training import TrainSettings, train
+    cfg = config(coco, image_lr_scale=0.1)
+    model = build_model(cfg)
+    dataset = CaptionDataset(load_split_of(cfg), None, *model.image_transform(train=True))
+    history = train(model, dataset, TrainSettings(1, 32, 1e-3, warmup_steps=1, image_lr_scale=0.1),
+                    progress=False)
+    assert history[0]["lr"] == pytest.approx(1e-4)  # the first group is the image tower's
+
+
+def load_split_of(cfg):
+    from svl_lib.data import load_split
+    return load_split(cfg, "train")
