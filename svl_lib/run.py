@@ -6,7 +6,8 @@
     torchrun --nproc_per_node 4 -m svl_lib.run runs/clip-coco --config clip.json
 
 ``--config`` is a JSON file of :class:`~svl_lib.config.ExperimentConfig` fields (a run folder's
-``config.json`` works too); ``--set`` overrides fields with JSON values (strings may be bare);
+``config.json`` works too); ``--set`` overrides fields with Python literals (``True``, ``None``,
+``1e-5``; other text is a string);
 fields set nowhere keep their defaults.
 Train-or-load: a finished run of the same config is loaded, an unfinished one resumed. With several
 processes, ``batch_size`` is the global batch (:mod:`svl_lib.distributed`).
@@ -21,14 +22,7 @@ from pathlib import Path
 from .config import ExperimentConfig
 from .distributed import is_main
 from .experiment import run_or_load
-
-
-def parse_value(text: str) -> object:
-    """``"1e-5"`` -> 1e-05, ``"true"`` -> True, ``"null"`` -> None, anything else a string."""
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError:
-        return text
+from .sweep import parse_assignments
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -39,11 +33,10 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     values = json.loads(args.config.read_text()) if args.config else {}
     values.pop("schema", None)  # a run folder's config.json carries its schema version
-    for item in args.set:
-        key, sep, value = item.partition("=")
-        if not sep:
-            parser.error(f"--set takes KEY=VALUE, got {item!r}")
-        values[key] = parse_value(value)
+    try:
+        values.update(parse_assignments(args.set, many=False))
+    except ValueError as error:
+        parser.error(str(error))
     metrics = run_or_load(ExperimentConfig.from_dict(values), args.out)
     if is_main():
         for condition, result in metrics["eval"].items():
