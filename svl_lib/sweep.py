@@ -20,6 +20,8 @@ Two kinds of sweep:
 Command line::
 
     python -m svl_lib.sweep --out runs/bits --set shortcut_mode=bits epochs=4 --grid n_bits=0,4,8
+    python -m svl_lib.sweep --grid-file toy_bits --out runs/toy_bits
+    python -m svl_lib.sweep --grid-file clip_bits --out runs/clip_bits --set num_workers=8
     python -m svl_lib.sweep --notebook notebooks/01_toy_shortcuts.ipynb --out runs/nb01 \\
         --grid EPOCHS=2,6 --set FAST=True
 """
@@ -33,6 +35,7 @@ import json
 import os
 import re
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -47,13 +50,15 @@ Grid = dict[str, Sequence[Any]]
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.,=+\-]+$")
 
 
-def grid_points(grid: Grid) -> list[dict[str, Any]]:
-    """The Cartesian product of ``grid`` as a list of override dicts (grid key order)."""
+def grid_points(grid: Grid, points: Sequence[dict[str, Any]] = ({},)) -> list[dict[str, Any]]:
+    """The Cartesian product of ``grid`` as a list of override dicts (grid key order), for each
+    of the explicit ``points`` (e.g. baseline, unique, image-only, caption-only) in turn."""
     empty = [k for k, values in grid.items() if len(values) == 0]
     if empty:
         raise ValueError(f"grid key(s) {empty} have no values")
     keys = list(grid)
-    return [dict(zip(keys, values)) for values in itertools.product(*grid.values())]
+    product = [dict(zip(keys, values)) for values in itertools.product(*grid.values())]
+    return [{**point, **values} for point in points for values in product]
 
 
 def point_name(overrides: dict[str, Any]) -> str:
@@ -67,22 +72,23 @@ def point_name(overrides: dict[str, Any]) -> str:
     return name
 
 
-def plan_sweep(base: ExperimentConfig, grid: Grid, root: Path | str,
-               check_folders: bool = True) -> list[tuple[Path, ExperimentConfig]]:
+def plan_sweep(base: ExperimentConfig, grid: Grid, root: Path | str, check_folders: bool = True,
+               points: Sequence[dict[str, Any]] = ({},)) -> list[tuple[Path, ExperimentConfig]]:
     """Validate every grid point and return ``(run folder, config)`` pairs, running nothing.
 
     Raises ``ValueError`` for an unknown key or an impossible value (naming the point and the
     key) and, with ``check_folders``, ``FileExistsError`` when a point's folder holds a different
     config or files that are not a run (nothing is deleted: choose another root).
     """
-    unknown = [k for k in grid if k not in ExperimentConfig.__dataclass_fields__]
+    keys = [*grid, *(k for point in points for k in point)]
+    unknown = [k for k in dict.fromkeys(keys) if k not in ExperimentConfig.__dataclass_fields__]
     if unknown:
         try:
             ExperimentConfig.from_dict(dict.fromkeys(unknown))  # names the key(s), with hints
         except ValueError as error:
             raise ValueError(f"grid: {error}") from None
     plan = []
-    for overrides in grid_points(grid):
+    for overrides in grid_points(grid, points):
         name = point_name(overrides)
         try:
             config = base.replace(**overrides)
@@ -99,13 +105,13 @@ def plan_sweep(base: ExperimentConfig, grid: Grid, root: Path | str,
 
 
 def run_grid(base: ExperimentConfig, grid: Grid, root: Path | str, reuse: bool = True,
-             progress: bool | None = None,
-             log: Callable[[str], None] | None = print) -> list[tuple[Path, dict]]:
+             progress: bool | None = None, log: Callable[[str], None] | None = print,
+             points: Sequence[dict[str, Any]] = ({},)) -> list[tuple[Path, dict]]:
     """Run every grid point one training at a time and return ``(run folder, metrics)`` pairs in
     grid order. With ``reuse``, finished points are loaded and unfinished ones resumed
     (:func:`~svl_lib.experiment.run_or_load`); without, every point trains again (only the
     runs' own files are replaced)."""
-    plan = plan_sweep(base, grid, root, check_folders=reuse)
+    plan = plan_sweep(base, grid, root, check_folders=reuse, points=points)
     done = []
     for n, (folder, config) in enumerate(plan, 1):
         status = run_status(folder)
@@ -127,11 +133,11 @@ def run_seeds(config: ExperimentConfig, seeds: int, root: Path | str, reuse: boo
 
 
 def run_sweep(base: ExperimentConfig, grid: Grid, root: Path | str, reuse: bool = True,
-              progress: bool | None = None,
-              log: Callable[[str], None] | None = print) -> pd.DataFrame:
+              progress: bool | None = None, log: Callable[[str], None] | None = print,
+              points: Sequence[dict[str, Any]] = ({},)) -> pd.DataFrame:
     """:func:`run_grid`, then the tidy table of :func:`~svl_lib.results.collect_runs` of ``root``
     restricted to the grid's folders (one row per (run, condition))."""
-    folders = [folder for folder, _ in run_grid(base, grid, root, reuse, progress, log)]
+    folders = [folder for folder, _ in run_grid(base, grid, root, reuse, progress, log, points)]
     table = collect_runs(root)
     names = {folder.relative_to(root).as_posix() for folder in folders}
     return table[table["run"].isin(names)].reset_index(drop=True)
@@ -191,6 +197,40 @@ def sweep_notebook(notebook: Path | str, grid: Grid, root: Path | str,
     return done
 
 
+GRIDS = Path(__file__).parent / "data" / "grids"
+
+
+@dataclass(frozen=True)
+class GridFile:
+    """An experiment's grid (``svl_lib/data/grids/<name>.json``): what it shows, its base config,
+    its explicit points and the grid multiplied over each of them."""
+
+    name: str
+    experiment: str
+    base: ExperimentConfig
+    points: list[dict[str, Any]]
+    grid: Grid
+
+    def plan(self, root: Path | str, check_folders: bool = False) -> list[tuple[Path, ExperimentConfig]]:
+        return plan_sweep(self.base, self.grid, root, check_folders, self.points)
+
+
+def grid_names() -> list[str]:
+    """The experiment grids shipped with the course."""
+    return sorted(p.stem for p in GRIDS.glob("*.json"))
+
+
+def load_grid(name: str | Path) -> GridFile:
+    """A shipped grid by name, or a grid JSON file by path (keys: ``experiment``, ``base``,
+    optional ``points`` and ``grid``)."""
+    path = Path(name) if str(name).endswith(".json") else GRIDS / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(f"no grid {name!r}: give a .json file or one of {grid_names()}")
+    data = json.loads(path.read_text())
+    return GridFile(path.stem, data["experiment"], ExperimentConfig.from_dict(data["base"]),
+                    data.get("points", [{}]), data.get("grid", {}))
+
+
 def parse_value(text: str) -> Any:
     """A Python literal (``4``, ``0.1``, ``True``, ``None``, ``'x'``) or else the text itself."""
     try:
@@ -220,6 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=V", dest="fixed",
                         help="fixed overrides of the base config / notebook parameters")
     parser.add_argument("--config", type=Path, help="base config JSON (default: the defaults)")
+    parser.add_argument("--grid-file", help=f"an experiment's grid: a .json file or one of {grid_names()}")
     parser.add_argument("--notebook", type=Path, help="sweep this notebook's parameters instead")
     args = parser.parse_args(argv)
     try:
@@ -231,8 +272,16 @@ def main(argv: list[str] | None = None) -> int:
             for path in sweep_notebook(args.notebook, grid, args.out, fixed):
                 print(path)
             return 0
-        base = ExperimentConfig.from_dict(json.loads(args.config.read_text()) if args.config else {})
-        table = run_sweep(base.replace(**fixed), grid, args.out)
+        points: Sequence[dict[str, Any]] = ({},)
+        if args.grid_file is not None:
+            if args.config is not None:
+                parser.error("--grid-file holds its own base config; change it with --set")
+            experiment = load_grid(args.grid_file)
+            base, points, grid = experiment.base, experiment.points, {**experiment.grid, **grid}
+            print(f"{experiment.name}: {experiment.experiment}")
+        else:
+            base = ExperimentConfig.from_dict(json.loads(args.config.read_text()) if args.config else {})
+        table = run_sweep(base.replace(**fixed), grid, args.out, points=points)
     except (ValueError, FileExistsError) as error:
         parser.exit(2, f"error: {error}\n")
     columns = ["run", "condition", "i2t_r1", "t2i_r1", "rsum"]

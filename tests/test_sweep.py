@@ -78,7 +78,7 @@ def test_sweep_skips_finished_resumes_cut_off_and_reruns_corrupt(tmp_path, monke
     assert lines == ["[1/2] seed=0: skip (finished)", "[2/2] seed=1: resume"]
     assert {p.name: p.stat().st_mtime_ns for p in (root / "seed=0").iterdir()} == stamps
     resumed = json.loads((root / "seed=1" / "metrics.json").read_text())
-    assert resumed["resumed_from_epoch"] == 1
+    assert resumed["resumed_from_step"] == 23  # the end of epoch 1
     assert len(table) == 2 * 4 and set(table["run"]) == {"seed=0", "seed=1"}
     assert resumed["eval"]["clean"]["rsum"] == pytest.approx(
         table.query("run == 'seed=1' and condition == 'clean'")["rsum"].item())
