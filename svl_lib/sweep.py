@@ -22,6 +22,8 @@ Command line::
     python -m svl_lib.sweep --out runs/bits --set shortcut_mode=bits epochs=4 --grid n_bits=0,4,8
     python -m svl_lib.sweep --grid-file toy_bits --out runs/toy_bits
     python -m svl_lib.sweep --grid-file clip_bits --out runs/clip_bits --set num_workers=8
+    python -m svl_lib.sweep --grid-file clip_bits --out runs/clip_bits --cluster slurm \
+        --cluster-set slurm_partition=gpu timeout_min=720
     python -m svl_lib.sweep --notebook notebooks/01_toy_shortcuts.ipynb --out runs/nb01 \\
         --grid EPOCHS=2,6 --set FAST=True
 """
@@ -261,6 +263,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="fixed overrides of the base config / notebook parameters")
     parser.add_argument("--config", type=Path, help="base config JSON (default: the defaults)")
     parser.add_argument("--grid-file", help=f"an experiment's grid: a .json file or one of {grid_names()}")
+    parser.add_argument("--cluster", choices=("slurm", "local"), help="submit the points as a job "
+                        "array through submitit instead of running them here (svl_lib.cluster)")
+    parser.add_argument("--cluster-set", nargs="+", default=[], metavar="KEY=V",
+                        help="submitit parameters, e.g. slurm_partition=gpu timeout_min=720")
     parser.add_argument("--notebook", type=Path, help="sweep this notebook's parameters instead")
     args = parser.parse_args(argv)
     try:
@@ -281,6 +287,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{experiment.name}: {experiment.experiment}")
         else:
             base = ExperimentConfig.from_dict(json.loads(args.config.read_text()) if args.config else {})
+        if args.cluster is not None:
+            from .cluster import submit_plan
+            plan = plan_sweep(base.replace(**fixed), grid, args.out, points=points)
+            jobs = submit_plan(plan, args.out / "jobs", args.cluster,
+                               **parse_assignments(args.cluster_set, many=False))
+            print(f"submitted {len(jobs)} of {len(plan)} points (the others finished): "
+                  f"{', '.join(job.job_id for job in jobs) or '-'}; logs in {args.out / 'jobs'}")
+            return 0
         table = run_sweep(base.replace(**fixed), grid, args.out, points=points)
     except (ValueError, FileExistsError) as error:
         parser.exit(2, f"error: {error}\n")
