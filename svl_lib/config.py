@@ -70,6 +70,9 @@ class ExperimentConfig:
     model: str = "toy"
     arch: str = ""
     pretrained: str = ""
+    # a finished run folder whose model.pt (weights and vocabulary) starts this run: fine-tuning a
+    # model trained elsewhere, as CLIP is pretrained elsewhere and fine-tuned on COCO
+    init_from: str | None = None
     embed_dim: int = 128
     temperature: float | None = None  # None = learnable logit scale (init 1/0.07)
     # loss: InfoNCE or the VSE++ triplet loss, optionally with IFM (epsilon 0 = off)

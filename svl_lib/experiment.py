@@ -9,6 +9,7 @@ writes the run folder. :func:`run_or_load` is the notebooks' train-or-load.
 from __future__ import annotations
 
 import json
+import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -28,8 +29,8 @@ from .files import save_torch, write_json, write_text
 from .models import ContrastiveModel, build_model
 from .objectives import build_objective
 from .probes import probe_model
-from .runs import (plan_run_folder, read_history, read_metrics, start_run_folder, trim_history,
-                   write_config)
+from .runs import (plan_run_folder, read_history, read_metrics, run_status, start_run_folder,
+                   trim_history, write_config)
 from .shortcuts import ShortcutInjector
 from .training import (TrainSettings, latest_train_state, pick_device, previous_state,
                        seed_everything, train)
@@ -102,7 +103,8 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     # the model, its data and its objective are built before the folder is written, so that an
     # unknown model, weights that cannot be had or a batch larger than the split fail first
     seed_everything(config.seed)
-    model = build_model(config, data.train).to(device)
+    model = (build_model(config, data.train) if config.init_from is None
+             else initial_model(config)).to(device)
     dataset = CaptionDataset(data.train, data.train_injector, *model.image_transform(train=True),
                              seed=config.seed)
     if len(dataset) < config.batch_size:
@@ -205,6 +207,28 @@ def evaluate_run(model: ContrastiveModel, config: ExperimentConfig, data: RunDat
         metrics["probes"] = probe_model(model, data.train, data.eval, config.eval_spec(),
                                         data.banks, config.seed, eval_split=config.eval_split)
     return metrics
+
+
+def initial_model(config: ExperimentConfig) -> ContrastiveModel:
+    """The model of the finished run ``config.init_from`` (its architecture, vocabulary and
+    weights) to fine-tune under ``config``; one clear error when it cannot start this run."""
+    source = Path(config.init_from)
+    if run_status(source) != "finished":
+        raise ValueError(f"init_from={config.init_from!r} is not a finished run folder "
+                         f"({run_status(source)}): train that run first")
+    state = torch.load(source / "model.pt", map_location="cpu", weights_only=True)
+    trained = ExperimentConfig.from_dict(state["config"])
+    changed = [k for k in ("model", "arch", "embed_dim", "image_size")
+               if getattr(trained, k) != getattr(config, k)]
+    if changed:
+        raise ValueError(f"init_from={config.init_from!r} is a different model ({', '.join(changed)} "
+                         "differ): use the same model fields as that run")
+    model = build_model(config, info=state["rebuild"])
+    model.load_state_dict(state["state_dict"])
+    if config.temperature is not None:  # a fixed temperature of this run replaces the trained one
+        with torch.no_grad():
+            model.log_scale.fill_(math.log(1.0 / config.temperature))
+    return model
 
 
 def load_model(run_dir: Path | str, device: str | torch.device = "cpu") -> ContrastiveModel:

@@ -1,4 +1,5 @@
 import json
+import math
 
 import pytest
 import torch
@@ -185,3 +186,23 @@ def test_validation_each_epoch_keeps_the_best_model_and_changes_no_result(tmp_pa
     saved = torch.load(tmp_path / "validated" / "model_best.pt", weights_only=True)
     assert saved["epoch"] == best["epoch"] and set(saved["state_dict"]) == set(
         torch.load(tmp_path / "validated" / "model.pt", weights_only=True)["state_dict"])
+
+
+def test_init_from_fine_tunes_a_finished_run(tmp_path) -> None:
+    base = ExperimentConfig(**TINY)
+    run_experiment(base, tmp_path / "clean")
+    tuned = base.replace(shortcut_mode="unique", init_from=str(tmp_path / "clean"), temperature=0.5)
+    scratch = base.replace(shortcut_mode="unique", temperature=0.5)
+    first = {}
+    for name, config in (("tuned", tuned), ("scratch", scratch)):
+        run_experiment(config, tmp_path / name)
+        first[name] = json.loads((tmp_path / name / "history.jsonl").open().readline())["loss"]
+    assert first["tuned"] < first["scratch"]  # it starts from the trained model, not from scratch
+    assert tuned.key() != scratch.key()
+    saved = torch.load(tmp_path / "tuned" / "model.pt", weights_only=True)["state_dict"]
+    assert saved["log_scale"].item() == pytest.approx(math.log(2.0))  # the fixed 1/0.5 is kept
+    with pytest.raises(ValueError, match="not a finished run folder"):
+        run_experiment(base.replace(init_from=str(tmp_path / "nothing")), tmp_path / "x")
+    with pytest.raises(ValueError, match="different model.*embed_dim"):
+        run_experiment(base.replace(init_from=str(tmp_path / "clean"), embed_dim=16), tmp_path / "y")
+    assert not (tmp_path / "x").exists() and not (tmp_path / "y").exists()
