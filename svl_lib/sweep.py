@@ -37,7 +37,6 @@ import json
 import os
 import re
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
 
@@ -199,40 +198,6 @@ def sweep_notebook(notebook: Path | str, grid: Grid, root: Path | str,
     return done
 
 
-GRIDS = Path(__file__).parent / "data" / "grids"
-
-
-@dataclass(frozen=True)
-class GridFile:
-    """An experiment's grid (``svl_lib/data/grids/<name>.json``): what it shows, its base config,
-    its explicit points and the grid multiplied over each of them."""
-
-    name: str
-    experiment: str
-    base: ExperimentConfig
-    points: list[dict[str, Any]]
-    grid: Grid
-
-    def plan(self, root: Path | str, check_folders: bool = False) -> list[tuple[Path, ExperimentConfig]]:
-        return plan_sweep(self.base, self.grid, root, check_folders, self.points)
-
-
-def grid_names() -> list[str]:
-    """The experiment grids shipped with the course."""
-    return sorted(p.stem for p in GRIDS.glob("*.json"))
-
-
-def load_grid(name: str | Path) -> GridFile:
-    """A shipped grid by name, or a grid JSON file by path (keys: ``experiment``, ``base``,
-    optional ``points`` and ``grid``)."""
-    path = Path(name) if str(name).endswith(".json") else GRIDS / f"{name}.json"
-    if not path.is_file():
-        raise ValueError(f"no grid {name!r}: give a .json file or one of {grid_names()}")
-    data = json.loads(path.read_text())
-    return GridFile(path.stem, data["experiment"], ExperimentConfig.from_dict(data["base"]),
-                    data.get("points", [{}]), data.get("grid", {}))
-
-
 def parse_value(text: str) -> Any:
     """A Python literal (``4``, ``0.1``, ``True``, ``None``, ``'x'``) or else the text itself."""
     try:
@@ -262,7 +227,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--set", nargs="+", default=[], metavar="KEY=V", dest="fixed",
                         help="fixed overrides of the base config / notebook parameters")
     parser.add_argument("--config", type=Path, help="base config JSON (default: the defaults)")
-    parser.add_argument("--grid-file", help=f"an experiment's grid: a .json file or one of {grid_names()}")
+    parser.add_argument("--grid-file", help="an experiment's grid: a .json file or the name of one of "
+                        "svl_lib/data/grids (svl_lib.grids.grid_names())")
     parser.add_argument("--cluster", choices=("slurm", "local"), help="submit the points as a job "
                         "array through submitit instead of running them here (svl_lib.cluster)")
     parser.add_argument("--cluster-set", nargs="+", default=[], metavar="KEY=V",
@@ -282,6 +248,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.grid_file is not None:
             if args.config is not None:
                 parser.error("--grid-file holds its own base config; change it with --set")
+            from .grids import load_grid  # grids builds on this module's plan_sweep
             experiment = load_grid(args.grid_file)
             base, points, grid = experiment.base, experiment.points, {**experiment.grid, **grid}
             print(f"{experiment.name}: {experiment.experiment}")

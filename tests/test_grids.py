@@ -3,7 +3,8 @@ each valid at every point and runnable with one command."""
 import pytest
 
 from svl_lib.runs import run_status
-from svl_lib.sweep import grid_names, load_grid, main
+from svl_lib.grids import grid_names, load_grid
+from svl_lib.sweep import main
 
 EXPECTED = {  # grid -> number of runs
     "toy_shortcuts": 12, "toy_bits": 14, "toy_temperature": 8, "toy_ltd": 8, "toy_ifm": 10,

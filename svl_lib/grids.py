@@ -1,0 +1,45 @@
+"""The paper's experiments as grid files: ``svl_lib/data/grids/<name>.json``, each with what it
+shows (``experiment``), its ``base`` config, explicit ``points`` and a ``grid`` multiplied over each
+of them; run one with ``python -m svl_lib.sweep --grid-file <name> --out <dir>``."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .config import ExperimentConfig
+from .sweep import Grid, plan_sweep
+
+GRIDS = Path(__file__).parent / "data" / "grids"
+
+
+@dataclass(frozen=True)
+class GridFile:
+    """An experiment's grid (``svl_lib/data/grids/<name>.json``): what it shows, its base config,
+    its explicit points and the grid multiplied over each of them."""
+
+    name: str
+    experiment: str
+    base: ExperimentConfig
+    points: list[dict[str, Any]]
+    grid: Grid
+
+    def plan(self, root: Path | str, check_folders: bool = False) -> list[tuple[Path, ExperimentConfig]]:
+        return plan_sweep(self.base, self.grid, root, check_folders, self.points)
+
+
+def grid_names() -> list[str]:
+    """The experiment grids shipped with the course."""
+    return sorted(p.stem for p in GRIDS.glob("*.json"))
+
+
+def load_grid(name: str | Path) -> GridFile:
+    """A shipped grid by name, or a grid JSON file by path (keys: ``experiment``, ``base``,
+    optional ``points`` and ``grid``)."""
+    path = Path(name) if str(name).endswith(".json") else GRIDS / f"{name}.json"
+    if not path.is_file():
+        raise ValueError(f"no grid {name!r}: give a .json file or one of {grid_names()}")
+    data = json.loads(path.read_text())
+    return GridFile(path.stem, data["experiment"], ExperimentConfig.from_dict(data["base"]),
+                    data.get("points", [{}]), data.get("grid", {}))
