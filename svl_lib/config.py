@@ -28,6 +28,8 @@ from .evaluation import CONDITIONS
 from .losses import REDUCTIONS
 from .ltd import TARGET_CAPTIONS
 from .models import MODELS
+from .models.imagenet import EFFICIENTNET_LITE0, N_STAGES
+from .models.toy import TOY_ARCHS
 from .shortcuts import MODES, ShortcutSpec
 
 LOSSES = ("infonce", "triplet")
@@ -64,14 +66,19 @@ class ExperimentConfig:
     tile_fraction: float | None = None
     glyph_bank: str = "auto"
     # model: "toy", "clip" (open_clip) or "vse" (VSE++). arch: the open_clip name (default RN50) or
-    # the ResNet (default resnet152), "tiny" for CPU tests; pretrained: an open_clip tag or a
-    # checkpoint path for CLIP, "imagenet" or a path for VSE++, "" for random init.
+    # the ResNet (default resnet152), "tiny" for CPU tests; for the toy model "" (its CNN) or
+    # "efficientnet_lite0" (an ImageNet-pretrained tower, at image_size 64). pretrained: an
+    # open_clip tag or a checkpoint path for CLIP, "imagenet" or a path for VSE++ and the toy
+    # EfficientNet, "" for random init. frozen_stages: the toy EfficientNet's stem and first N of
+    # its 7 stages stay fixed (a CPU budget; 0 trains all).
     # embed_dim: toy and VSE++ (the paper's VSE++: 1024); CLIP's comes from its arch.
     model: str = "toy"
     arch: str = ""
     pretrained: str = ""
+    frozen_stages: int = 0
     # a finished run folder whose model.pt (weights and vocabulary) starts this run: fine-tuning a
-    # model trained elsewhere, as CLIP is pretrained elsewhere and fine-tuned on COCO
+    # model trained elsewhere, as CLIP is pretrained elsewhere and fine-tuned on COCO. A relative
+    # path is taken from the folder that holds this run (a sibling run folder).
     init_from: str | None = None
     embed_dim: int = 128
     temperature: float | None = None  # None = learnable logit scale (init 1/0.07)
@@ -184,8 +191,10 @@ class ExperimentConfig:
             raise ValueError(f"model {self.model!r} needs photos at 224 px: use dataset 'coco' or "
                              "'flickr30k' (for a stand-in: svl_lib.data.toy.export_karpathy(..., "
                              "dataset='coco') and data_root)")
-        if self.model == "toy" and self.image_size % 8:
-            raise ValueError(f"image_size must be a multiple of 8 for the toy CNN, got {self.image_size}")
+        if self.model == "toy":
+            self._check_toy_model()
+        elif self.frozen_stages:
+            raise ValueError(f"frozen_stages is for the toy model's EfficientNet, not {self.model!r}")
         sizes = DATASETS[self.dataset].sizes(self)
         if sizes is not None:
             for spec, split, purpose in self.injector_plan():
@@ -194,6 +203,18 @@ class ExperimentConfig:
                 except ValueError as error:
                     raise ValueError(f"the {purpose} shortcut on the {split} split "
                                      f"({sizes[split]:,} images): {error}") from None
+
+    def _check_toy_model(self) -> None:
+        _check_choice("arch", self.arch, TOY_ARCHS)
+        if not self.arch and self.image_size % 8:
+            raise ValueError(f"image_size must be a multiple of 8 for the toy CNN, got {self.image_size}")
+        if not self.arch and (self.pretrained or self.frozen_stages):
+            raise ValueError("pretrained and frozen_stages need a pretrained tower: "
+                             f"arch={EFFICIENTNET_LITE0!r} (the toy CNN has no ImageNet weights)")
+        if not 0 <= self.frozen_stages <= N_STAGES:
+            raise ValueError(f"frozen_stages must be in [0, {N_STAGES}], got {self.frozen_stages}")
+        if self.arch and self.image_size < 32:
+            raise ValueError(f"{self.arch} needs image_size >= 32 (64 on a CPU), got {self.image_size}")
 
     def _check_ranges(self) -> None:
         for name in ("triplet_margin", "ifm_epsilon", "ltd_beta", "ltd_lambda_momentum",

@@ -104,7 +104,7 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     # unknown model, weights that cannot be had or a batch larger than the split fail first
     seed_everything(config.seed)
     model = (build_model(config, data.train) if config.init_from is None
-             else initial_model(config)).to(device)
+             else initial_model(config, out)).to(device)
     dataset = CaptionDataset(data.train, data.train_injector, *model.image_transform(train=True),
                              seed=config.seed)
     if len(dataset) < config.batch_size:
@@ -199,6 +199,9 @@ def evaluate_run(model: ContrastiveModel, config: ExperimentConfig, data: RunDat
         "glyph_bank": data.banks[0].name,
         "glyphs": {"train": len(data.banks[0]), "eval": len(data.banks[1])},
     }
+    weights = model.rebuild_info().get("image_weights")
+    if weights is not None:  # what the image tower started from (pretrained models)
+        metrics["image_weights"] = weights
     if config.dataset == "coco":  # COCO's second protocol: five folds of 1k test images, averaged
         metrics["eval_5fold"] = features.score(folds=5)
         metrics["eval_5fold_protocol"] = (f"5 folds of {data.eval.n_images // 5:,} "
@@ -209,16 +212,17 @@ def evaluate_run(model: ContrastiveModel, config: ExperimentConfig, data: RunDat
     return metrics
 
 
-def initial_model(config: ExperimentConfig) -> ContrastiveModel:
+def initial_model(config: ExperimentConfig, out_dir: Path | str) -> ContrastiveModel:
     """The model of the finished run ``config.init_from`` (its architecture, vocabulary and
-    weights) to fine-tune under ``config``; one clear error when it cannot start this run."""
-    source = Path(config.init_from)
+    weights) to fine-tune under ``config`` in ``out_dir``; a relative ``init_from`` is a sibling of
+    ``out_dir``. One clear error when it cannot start this run."""
+    source = Path(out_dir).parent / Path(config.init_from).expanduser()
     if run_status(source) != "finished":
         raise ValueError(f"init_from={config.init_from!r} is not a finished run folder "
                          f"({run_status(source)}): train that run first")
     state = torch.load(source / "model.pt", map_location="cpu", weights_only=True)
     trained = ExperimentConfig.from_dict(state["config"])
-    changed = [k for k in ("model", "arch", "embed_dim", "image_size")
+    changed = [k for k in ("model", "arch", "embed_dim", "image_size", "frozen_stages")
                if getattr(trained, k) != getattr(config, k)]
     if changed:
         raise ValueError(f"init_from={config.init_from!r} is a different model ({', '.join(changed)} "

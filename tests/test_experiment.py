@@ -191,7 +191,8 @@ def test_validation_each_epoch_keeps_the_best_model_and_changes_no_result(tmp_pa
 def test_init_from_fine_tunes_a_finished_run(tmp_path) -> None:
     base = ExperimentConfig(**TINY)
     run_experiment(base, tmp_path / "clean")
-    tuned = base.replace(shortcut_mode="unique", init_from=str(tmp_path / "clean"), temperature=0.5)
+    # a relative init_from is a sibling of the run folder
+    tuned = base.replace(shortcut_mode="unique", init_from="clean", temperature=0.5)
     scratch = base.replace(shortcut_mode="unique", temperature=0.5)
     first = {}
     for name, config in (("tuned", tuned), ("scratch", scratch)):

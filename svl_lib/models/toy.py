@@ -1,4 +1,6 @@
-"""Toy encoders for CPU training at 28-32 px: a small CNN and a GRU over a word vocabulary."""
+"""Toy encoders for CPU training at 28-32 px: a small CNN and a GRU over a word vocabulary.
+``arch="efficientnet_lite0"`` swaps the CNN for an ImageNet-pretrained EfficientNet-Lite0
+(:mod:`.imagenet`), the course's VSE++ analogue, at 64 px."""
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
@@ -9,6 +11,7 @@ from torch.nn.utils.rnn import pack_padded_sequence
 
 from ..data.loading import ResizeTo, TensorFn, to_tensor
 from .base import ContrastiveModel
+from .imagenet import EFFICIENTNET_LITE0, EfficientNetTower
 from .vocab import Vocabulary
 
 if TYPE_CHECKING:
@@ -62,19 +65,31 @@ class ToyTextEncoder(nn.Module):
         return self.head(h[-1])
 
 
+TOY_ARCHS = ("", EFFICIENTNET_LITE0)  # "": the small CNN
+
+
 class ToyCLIP(ContrastiveModel):
-    """CNN + GRU contrastive model over a :class:`Vocabulary` built from the training captions."""
+    """CNN (or EfficientNet-Lite0) + GRU contrastive model over a :class:`Vocabulary` built from
+    the training captions."""
 
     def __init__(self, vocab: Vocabulary, image_size: int = 32, embed_dim: int = 128,
-                 temperature: float | None = None):
+                 temperature: float | None = None, arch: str = "", pretrained: str = "",
+                 frozen_stages: int = 0):
         super().__init__(embed_dim, temperature=temperature)
         self.vocab = vocab
         self.image_size = image_size
-        self.image_encoder = ToyImageEncoder(image_size, embed_dim)
+        self.image_encoder: nn.Module
+        if arch == EFFICIENTNET_LITE0:
+            self.image_encoder = EfficientNetTower(embed_dim, pretrained, frozen_stages)
+            self.image_weights = self.image_encoder.weights
+        else:
+            self.image_encoder = ToyImageEncoder(image_size, embed_dim)
+            self.image_weights = "random init"
         self.text_encoder = ToyTextEncoder(len(vocab), embed_dim)
 
-    def rebuild_info(self) -> dict[str, list[str]]:
-        return {"vocab": self.vocab.words[2:]}  # the words after <pad> and <unk>
+    def rebuild_info(self) -> dict[str, Any]:
+        # the words after <pad> and <unk>, and what the image tower started from
+        return {"vocab": self.vocab.words[2:], "image_weights": self.image_weights}
 
     def image_transform(self, train: bool = False) -> tuple[ResizeTo, TensorFn]:
         """Resize to the model's resolution (toy world images already are), then to a tensor."""
@@ -95,10 +110,13 @@ def build_toy(config: "ExperimentConfig", train: "Corpus | None" = None,
               info: dict[str, Any] | None = None) -> ToyCLIP:
     """A fresh :class:`ToyCLIP` with a vocabulary of ``train``'s captions, or one rebuilt from a
     checkpoint's ``info`` (:meth:`ToyCLIP.rebuild_info`)."""
-    if info is not None:
-        vocab = Vocabulary(info["vocab"])
-    elif train is not None:
-        vocab = Vocabulary.build(c for caps in train.captions for c in caps)
-    else:
+    if info is not None:  # the weights come from the checkpoint
+        model = ToyCLIP(Vocabulary(info["vocab"]), config.image_size, config.embed_dim,
+                        config.temperature, config.arch, "", config.frozen_stages)
+        model.image_weights = info.get("image_weights", "random init")
+        return model
+    if train is None:
         raise ValueError("build_toy needs the training corpus (for the vocabulary) or saved info")
-    return ToyCLIP(vocab, config.image_size, config.embed_dim, config.temperature)
+    vocab = Vocabulary.build(c for caps in train.captions for c in caps)
+    return ToyCLIP(vocab, config.image_size, config.embed_dim, config.temperature, config.arch,
+                   config.pretrained, config.frozen_stages)
