@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .config import ExperimentConfig
-from .experiment import run_experiment
+from .experiment import init_source, run_experiment
 from .runs import run_status
 
 DEFAULTS = {"gpus_per_node": 1, "tasks_per_node": 1, "nodes": 1, "timeout_min": 24 * 60}
@@ -34,10 +34,16 @@ def run_point(config: dict[str, Any], folder: str) -> dict[str, Any]:
     return run_experiment(ExperimentConfig.from_dict(config), folder, resume=True, progress=False)
 
 
+def source_finished(folder: Path | str, config: ExperimentConfig) -> bool:
+    """Whether the run ``config`` fine-tunes (its ``init_from``, relative to ``folder``'s parent)
+    has finished; true for a run that starts from scratch."""
+    return config.init_from is None or run_status(init_source(folder, config.init_from)) == "finished"
+
+
 def submit_plan(plan: list[tuple[Path, ExperimentConfig]], log_folder: Path | str,
                 cluster: str | None = None, **parameters: Any) -> list:
     """Submit every point of ``plan`` (from :func:`svl_lib.sweep.plan_sweep`) that has not
-    finished as one job array; return the submitit jobs (``job.result()`` waits for the metrics).
+    finished, and whose ``init_from`` run has (:func:`source_finished`), as one job array; return the submitit jobs (``job.result()`` waits for the metrics).
     ``parameters`` go to ``executor.update_parameters`` over :data:`DEFAULTS` (e.g.
     ``slurm_partition``, ``timeout_min``, ``cpus_per_task``, ``mem_gb``)."""
     submitit = _submitit()
@@ -48,7 +54,8 @@ def submit_plan(plan: list[tuple[Path, ExperimentConfig]], log_folder: Path | st
         def __call__(self, config: dict[str, Any], folder: str) -> dict[str, Any]:
             return run_point(config, folder)
 
-    todo = [(folder, config) for folder, config in plan if run_status(folder) != "finished"]
+    todo = [(folder, config) for folder, config in plan
+            if run_status(folder) != "finished" and source_finished(folder, config)]
     if not todo:
         return []
     executor = submitit.AutoExecutor(folder=str(log_folder), cluster=cluster)

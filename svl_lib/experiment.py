@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -212,11 +213,17 @@ def evaluate_run(model: ContrastiveModel, config: ExperimentConfig, data: RunDat
     return metrics
 
 
+def init_source(out_dir: Path | str, init_from: str) -> Path:
+    """The run folder ``init_from`` names for the run in ``out_dir``: a relative path is taken from
+    ``out_dir``'s parent, ``..`` resolved on the path itself (the folders need not exist yet)."""
+    return Path(os.path.normpath(Path(out_dir).parent / Path(init_from).expanduser()))
+
+
 def initial_model(config: ExperimentConfig, out_dir: Path | str) -> ContrastiveModel:
     """The model of the finished run ``config.init_from`` (its architecture, vocabulary and
     weights) to fine-tune under ``config`` in ``out_dir``; a relative ``init_from`` is a sibling of
     ``out_dir``. One clear error when it cannot start this run."""
-    source = Path(out_dir).parent / Path(config.init_from).expanduser()
+    source = init_source(out_dir, config.init_from)
     if run_status(source) != "finished":
         raise ValueError(f"init_from={config.init_from!r} is not a finished run folder "
                          f"({run_status(source)}): train that run first")

@@ -1,6 +1,10 @@
 """The paper's experiments as grid files: ``svl_lib/data/grids/<name>.json``, each with what it
 shows (``experiment``), its ``base`` config, explicit ``points`` and a ``grid`` multiplied over each
-of them; run one with ``python -m svl_lib.sweep --grid-file <name> --out <dir>``."""
+of them; run one with ``python -m svl_lib.sweep --grid-file <name> --out <dir>``.
+
+A grid that fine-tunes finished runs names the grid of those runs in ``requires``: it runs first,
+into ``<dir>/<requires>``, and the fine-tuning points point at its folders with a relative
+``init_from`` such as ``"toy_pretrain/seed={seed}"`` (``{field}`` is filled in per point)."""
 from __future__ import annotations
 
 import json
@@ -24,9 +28,16 @@ class GridFile:
     base: ExperimentConfig
     points: list[dict[str, Any]]
     grid: Grid
+    requires: str | None = None
 
     def plan(self, root: Path | str, check_folders: bool = False) -> list[tuple[Path, ExperimentConfig]]:
         return plan_sweep(self.base, self.grid, root, check_folders, self.points)
+
+    def stages(self, root: Path | str) -> list[tuple["GridFile", Path]]:
+        """The grids to run in order with their root folders: the required grid (recursively)
+        into ``root/<its name>``, then this one into ``root``."""
+        first = load_grid(self.requires).stages(Path(root) / self.requires) if self.requires else []
+        return [*first, (self, Path(root))]
 
 
 def grid_names() -> list[str]:
@@ -36,10 +47,10 @@ def grid_names() -> list[str]:
 
 def load_grid(name: str | Path) -> GridFile:
     """A shipped grid by name, or a grid JSON file by path (keys: ``experiment``, ``base``,
-    optional ``points`` and ``grid``)."""
+    optional ``points``, ``grid`` and ``requires``)."""
     path = Path(name) if str(name).endswith(".json") else GRIDS / f"{name}.json"
     if not path.is_file():
         raise ValueError(f"no grid {name!r}: give a .json file or one of {grid_names()}")
     data = json.loads(path.read_text())
     return GridFile(path.stem, data["experiment"], ExperimentConfig.from_dict(data["base"]),
-                    data.get("points", [{}]), data.get("grid", {}))
+                    data.get("points", [{}]), data.get("grid", {}), data.get("requires"))

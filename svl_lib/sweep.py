@@ -73,6 +73,18 @@ def point_name(overrides: dict[str, Any]) -> str:
     return name
 
 
+def with_init_from(config: ExperimentConfig) -> ExperimentConfig:
+    """``config`` with the ``{field}`` placeholders of its ``init_from`` filled from its own fields:
+    ``"../pretrained/seed={seed}"`` fine-tunes each seed of a grid from the same seed's run."""
+    if config.init_from is None or "{" not in config.init_from:
+        return config
+    try:
+        return config.replace(init_from=config.init_from.format(**config.to_dict()))
+    except (KeyError, IndexError, ValueError) as error:
+        raise ValueError(f"init_from={config.init_from!r}: {{...}} must name config fields "
+                         f"({error!r})") from None
+
+
 def plan_sweep(base: ExperimentConfig, grid: Grid, root: Path | str, check_folders: bool = True,
                points: Sequence[dict[str, Any]] = ({},)) -> list[tuple[Path, ExperimentConfig]]:
     """Validate every grid point and return ``(run folder, config)`` pairs, running nothing.
@@ -92,7 +104,7 @@ def plan_sweep(base: ExperimentConfig, grid: Grid, root: Path | str, check_folde
     for overrides in grid_points(grid, points):
         name = point_name(overrides)
         try:
-            config = base.replace(**overrides)
+            config = with_init_from(base.replace(**overrides))
         except ValueError as error:
             raise ValueError(f"grid point {name}: {error}") from None
         folder = Path(root) / name
@@ -244,30 +256,37 @@ def main(argv: list[str] | None = None) -> int:
             for path in sweep_notebook(args.notebook, grid, args.out, fixed):
                 print(path)
             return 0
-        points: Sequence[dict[str, Any]] = ({},)
         if args.grid_file is not None:
             if args.config is not None:
                 parser.error("--grid-file holds its own base config; change it with --set")
             from .grids import load_grid  # grids builds on this module's plan_sweep
-            experiment = load_grid(args.grid_file)
-            base, points, grid = experiment.base, experiment.points, {**experiment.grid, **grid}
-            print(f"{experiment.name}: {experiment.experiment}")
+            stages = [(g.base, g.points, g.grid, root, g)
+                      for g, root in load_grid(args.grid_file).stages(args.out)]
+            *first, (base, points, own, root, last) = stages  # --grid adds to the last stage
+            stages = [*first, (base, points, {**own, **grid}, root, last)]
         else:
             base = ExperimentConfig.from_dict(json.loads(args.config.read_text()) if args.config else {})
-        if args.cluster is not None:
-            from .cluster import submit_plan
-            plan = plan_sweep(base.replace(**fixed), grid, args.out, points=points)
-            jobs = submit_plan(plan, args.out / "jobs", args.cluster,
-                               **parse_assignments(args.cluster_set, many=False))
-            print(f"submitted {len(jobs)} of {len(plan)} points (the others finished): "
-                  f"{', '.join(job.job_id for job in jobs) or '-'}; logs in {args.out / 'jobs'}")
-            return 0
-        table = run_sweep(base.replace(**fixed), grid, args.out, points=points)
+            stages = [(base, ({},), grid, args.out, None)]
+        for base, points, swept, root, experiment in stages:
+            if experiment is not None:
+                print(f"{experiment.name}: {experiment.experiment} -> {root}")
+            if args.cluster is not None:
+                from .cluster import source_finished, submit_plan
+                plan = plan_sweep(base.replace(**fixed), swept, root, points=points)
+                jobs = submit_plan(plan, args.out / "jobs", args.cluster,
+                                   **parse_assignments(args.cluster_set, many=False))
+                waiting = sum(not source_finished(f, c) for f, c in plan)
+                print(f"submitted {len(jobs)} of {len(plan)} points: "
+                      f"{', '.join(job.job_id for job in jobs) or '-'}; logs in {args.out / 'jobs'}"
+                      + (f"; {waiting} wait for the runs they fine-tune: submit again when those "
+                         "have finished" if waiting else ""))
+                continue
+            table = run_sweep(base.replace(**fixed), swept, root, points=points)
+            columns = ["run", "condition", "i2t_r1", "t2i_r1", "rsum"]
+            with pd.option_context("display.width", 160, "display.max_rows", 200):
+                print(table[columns].round(2).to_string(index=False))
     except (ValueError, FileExistsError) as error:
         parser.exit(2, f"error: {error}\n")
-    columns = ["run", "condition", "i2t_r1", "t2i_r1", "rsum"]
-    with pd.option_context("display.width", 160, "display.max_rows", 200):
-        print(table[columns].round(2).to_string(index=False))
     return 0
 
 

@@ -14,7 +14,7 @@ from svl_lib import badges
 ROOT = Path(__file__).resolve().parent.parent
 BOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 FIND_SPEC = importlib.util.find_spec
-EXTRAS = {"04": "[ltd]", "06": "[real]"}  # what a notebook needs beyond the core
+EXTRAS = {"04": "[ltd]", "06": "[real]", "07": "[ltd,imagenet]"}  # what a notebook needs beyond the core
 
 
 def setup_cell(book: Path) -> str:
