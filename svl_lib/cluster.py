@@ -43,7 +43,8 @@ def source_finished(folder: Path | str, config: ExperimentConfig) -> bool:
 def submit_plan(plan: list[tuple[Path, ExperimentConfig]], log_folder: Path | str,
                 cluster: str | None = None, **parameters: Any) -> list:
     """Submit every point of ``plan`` (from :func:`svl_lib.sweep.plan_sweep`) that has not
-    finished, and whose ``init_from`` run has (:func:`source_finished`), as one job array; return the submitit jobs (``job.result()`` waits for the metrics).
+    finished, and whose ``init_from`` run has (:func:`source_finished`), as one job array; return
+    the submitit jobs (``job.result()`` waits for the metrics).
     ``parameters`` go to ``executor.update_parameters`` over :data:`DEFAULTS` (e.g.
     ``slurm_partition``, ``timeout_min``, ``cpus_per_task``, ``mem_gb``)."""
     submitit = _submitit()
