@@ -27,3 +27,14 @@ test: $(STAMP)  ## unit tests, notebook execution (papermill) and validation (nb
 
 clean:
 	rm -rf $(OUT) $(TEST_RUNS) .pytest_cache
+
+SITE_STAMP := $(VENV)/.installed-site
+.PHONY: site
+
+$(SITE_STAMP): $(STAMP) pyproject.toml constraints.txt
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[site]'
+	touch $(SITE_STAMP)
+
+site: $(SITE_STAMP)  ## render the README, the glossary, the workshop plan and the executed notebooks into docs/_build/html
+	$(BIN)/python -m sphinx -b html -c docs -W --keep-going -q . docs/_build/html
+	@echo "the course website: docs/_build/html/index.html"
