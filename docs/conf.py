@@ -1,0 +1,71 @@
+"""Sphinx configuration of the course website: `make site`.
+
+The source directory is the repository root and this folder holds only the configuration
+(``sphinx-build -c docs . docs/_build/html``), so every link of the README and the notebooks
+resolves in the site exactly as it does on GitHub. The README is the front page; the navigation
+(the notebooks, the glossary, the workshop plan) is added to it while it is read, so README.md
+itself carries no Sphinx markup. The notebooks are rendered from their committed outputs and
+never executed.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from svl_lib.badges import repository_url  # noqa: E402  (after the path above)
+
+project = "SVL: shortcut learning in contrastive vision-language models"
+author = "the SVL course authors"
+copyright = "the SVL course authors"
+
+extensions = ["myst_nb"]
+root_doc = "README"
+NAVIGATION = {  # caption -> documents, in the order of the sidebar
+    "Notebooks": sorted(f"notebooks/{p.stem}" for p in (ROOT / "notebooks").glob("[0-9]*.ipynb")),
+    "Reference": ["notebooks/GLOSSARY", "docs/workshop"],
+}
+include_patterns = ["README.md", "notebooks/*.ipynb", "notebooks/GLOSSARY.md", "docs/workshop.md"]
+# Pruned from the walk over the repository (the virtual environment, run folders, data).
+exclude_patterns = [".*", "**/.*", "docs/_build", "outputs", "runs", "data", "svl_lib", "tests",
+                    "benchmarks", "build", "dist", "*.egg-info"]
+
+nb_execution_mode = "off"          # the committed outputs, as they are
+nb_merge_streams = True
+myst_enable_extensions = ["dollarmath", "amsmath"]
+myst_heading_anchors = 3           # GitHub's anchors, e.g. the README's #the-paper-claim-by-claim-...
+suppress_warnings = ["mystnb.unknown_mime_type"]
+
+html_theme = "sphinx_book_theme"
+html_title = "SVL course"
+html_theme_options = {
+    "repository_url": repository_url(ROOT),
+    "use_repository_button": True,
+    "home_page_in_toc": True,
+}
+
+
+def add_navigation(app, docname: str, source: list[str]) -> None:
+    """Append a hidden toctree per section of NAVIGATION to the front page (the README)."""
+    if docname != app.config.root_doc:
+        return
+    for caption, entries in NAVIGATION.items():
+        lines = "\n".join(f"/{entry}" for entry in entries)
+        source[0] += f"\n\n```{{toctree}}\n:hidden:\n:caption: {caption}\n\n{lines}\n```\n"
+
+
+def add_index_page(app, exception: Exception | None) -> None:
+    """Write ``index.html``, which sends a browser to the front page (GitHub Pages opens it)."""
+    if exception is None and app.builder.format == "html":
+        target = f"{app.config.root_doc}.html"
+        (Path(app.outdir) / "index.html").write_text(
+            f'<!DOCTYPE html>\n<meta charset="utf-8">\n<title>{html_title}</title>\n'
+            f'<meta http-equiv="refresh" content="0; url={target}">\n'
+            f'<a href="{target}">{html_title}</a>\n', encoding="utf-8")
+
+
+def setup(app):
+    app.connect("source-read", add_navigation)
+    app.connect("build-finished", add_index_page)
