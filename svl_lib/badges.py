@@ -4,7 +4,10 @@ The URL is ``[project.urls] Repository`` in ``pyproject.toml``; a fork sets ``SV
 ``python -m svl_lib.badges`` (run in a checkout) writes from it: a badge as the first line of every
 notebook's first cell, the URL in every notebook's setup cell (what it installs from when no checkout
 is around, e.g. on Colab), and the Colab column of the README's notebook table.
-``--check`` writes nothing and exits 1 when something differs.
+``--check`` writes nothing and exits 1 when something differs. Both warn (on stderr, the exit code
+unchanged) while the URL is the shipped placeholder (:data:`PLACEHOLDER_URL`), not a published
+repository of the course: set the published repository's URL in ``pyproject.toml`` and run the
+command.
 """
 from __future__ import annotations
 
@@ -20,6 +23,7 @@ from .files import write_text
 BADGE_IMAGE = "https://colab.research.google.com/assets/colab-badge.svg"
 BADGE = re.compile(r"\[!\[Open In Colab\]\([^)]*\)\]\([^)]*\)")
 SETUP_URL = re.compile(r'(REPO_URL = os\.environ\.get\("SVL_REPO_URL", ")[^"]*("\))')
+PLACEHOLDER_URL = "https://github.com/svl-course/svl"  # shipped until the course is published
 GITHUB = re.compile(r"https://github\.com/([\w.-]+)/([\w.-]+?)(?:\.git)?/?")
 
 
@@ -35,6 +39,11 @@ def repository_url(root: Path) -> str:
     except KeyError:
         raise ValueError("pyproject.toml has no [project.urls] Repository: add the course "
                          "repository's URL there (or set SVL_REPO_URL)") from None
+
+
+def is_placeholder(repo_url: str) -> bool:
+    """Whether ``repo_url`` is :data:`PLACEHOLDER_URL` (up to a trailing ``/`` or ``.git``)."""
+    return re.sub(r"(\.git)?/?$", "", repo_url.strip()) == PLACEHOLDER_URL
 
 
 def colab_link(repo_url: str, notebook: str, branch: str = "main") -> str:
@@ -88,6 +97,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--check", action="store_true", help="report differences, write nothing")
     args = parser.parse_args(argv)
     url = repository_url(args.root)
+    if is_placeholder(url):
+        print(f"warning: the repository URL is the shipped placeholder {url}: the Colab badges and "
+              "the notebooks' setup cells point at it, not at a published repository of the course. Set "
+              "[project.urls] Repository in pyproject.toml to the published repository (a fork: "
+              "SVL_REPO_URL) and run python -m svl_lib.badges", file=sys.stderr)
     books = sorted((args.root / "notebooks").glob("[0-9][0-9]_*.ipynb"))
     wanted = {book: badged_notebook(book.read_text(), book.name, url, args.branch) for book in books}
     readme = args.root / "README.md"

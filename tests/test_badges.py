@@ -43,3 +43,27 @@ def test_bad_urls_and_tables_are_named() -> None:
     with pytest.raises(ValueError, match="one row for 09_new.ipynb"):
         badges.badged_readme((ROOT / "README.md").read_text(), ["09_new.ipynb"],
                              "https://github.com/a/b")
+
+
+
+@pytest.mark.parametrize("url, warns", [
+    (None, None),  # the URL in pyproject.toml: the shipped placeholder until the course is published
+    ("https://github.com/svl-course/svl", True),
+    ("https://github.com/svl-course/svl.git", True),
+    ("https://github.com/svl-course/svl/", True),
+    ("https://github.com/someone/svl", False),
+])
+def test_check_warns_while_the_url_is_the_shipped_placeholder(monkeypatch, capsys, url, warns) -> None:
+    if url is None:
+        monkeypatch.delenv("SVL_REPO_URL", raising=False)
+        warns = badges.repository_url(ROOT) == badges.PLACEHOLDER_URL
+    else:
+        monkeypatch.setenv("SVL_REPO_URL", url)
+    code = badges.main(["--root", str(ROOT), "--check"])
+    out, err = capsys.readouterr()
+    assert ("warning: the repository URL is the shipped placeholder" in err) is warns
+    assert "pyproject.toml" in err or not warns
+    assert "warning" not in out
+    monkeypatch.setattr(badges, "is_placeholder", lambda repo_url: False)
+    assert badges.main(["--root", str(ROOT), "--check"]) == code  # the warning leaves the code as it is
+    assert capsys.readouterr().err == ""
