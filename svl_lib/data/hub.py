@@ -1,0 +1,246 @@
+"""Downloads for :mod:`svl_lib.data.prepare`: files of Hugging Face Hub dataset repositories and
+of plain URLs, a manifest of what was fetched, and archive extraction that survives interruption.
+
+Manifest: ``manifest.json`` in the folder it describes, ``{"files": [record, ...]}``, one record
+per file with ``file`` (the path relative to that folder), ``repo`` and ``revision`` (the commit it
+was resolved to) or ``url``, ``size``, ``sha256``, ``downloaded`` (``True`` when this code fetched
+it, ``False`` when it found the file there) and, for an archive deleted after its extraction,
+``removed``. A file that is present and recorded is checked against its record before it is used;
+a file downloaded again is fetched at the recorded revision and must have the recorded checksum.
+
+Nothing here deletes or overwrites a file it did not write: downloads and extractions go to
+temporary names beside their target and are renamed when complete.
+"""
+from __future__ import annotations
+
+import hashlib
+import http.client
+import json
+import shutil
+import time
+import urllib.error
+import urllib.request
+import zipfile
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from ..files import write_json
+
+MANIFEST = "manifest.json"
+ATTEMPTS = 5  # tries per URL before giving up
+RETRY_WAIT = 2.0  # seconds before the second try; the n-th waits n - 1 times as long
+TIMEOUT = 60  # seconds without an answer from a server before a try fails
+_PERMANENT = (401, 403, 404, 410)  # HTTP answers that another try would not change
+
+
+class PrepareError(RuntimeError):
+    """A problem with the data or its sources that the message explains how to fix."""
+
+
+def sha256_file(path: Path) -> str:
+    """The SHA-256 of the file at ``path``, hex."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as file:
+        while chunk := file.read(1 << 20):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class Manifest:
+    """The ``manifest.json`` of ``folder`` (see the module doc); :meth:`save` writes it."""
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = Path(folder)
+        self.path = self.folder / MANIFEST
+        try:
+            data = json.loads(self.path.read_text()) if self.path.is_file() else {"files": []}
+            self.records: dict[str, dict] = {r["file"]: r for r in data["files"]}
+        except (ValueError, KeyError, TypeError) as err:
+            raise PrepareError(f"{self.path} cannot be read ({err!r}): delete it, and the files it "
+                               "recorded are checked as found there on the next run") from None
+
+    def save(self) -> None:
+        write_json(self.path, {"files": list(self.records.values())})
+
+    def revision(self, repo: str) -> str | None:
+        """The commit earlier files of ``repo`` were fetched at (``None`` before the first)."""
+        return next((r["revision"] for r in self.records.values() if r.get("repo") == repo), None)
+
+    def check(self, name: str) -> None:
+        """Compare the file ``name`` with its record (size, then SHA-256); a file with no record
+        is recorded as found (``downloaded: False``). Mismatch: :class:`PrepareError`."""
+        path, record = self.folder / name, self.records.get(name)
+        if record is None:
+            self.records[name] = {"file": name, "size": path.stat().st_size,
+                                  "sha256": sha256_file(path), "downloaded": False}
+            return
+        size = path.stat().st_size
+        digest = sha256_file(path) if size == record["size"] else None
+        if digest != record["sha256"]:
+            source = record.get("url") or f"{record.get('repo')}@{record.get('revision')}"
+            found = f"sha256 {digest}" if digest else f"{size:,} bytes"
+            raise PrepareError(
+                f"{path} does not match {self.path} (found {found}; recorded sha256 "
+                f"{record['sha256']}, {record['size']:,} bytes, from {source}): the file changed "
+                "or is damaged. Delete it and run the command again to download it again.")
+
+    def add(self, name: str, source: dict, digest: str | None = None) -> None:
+        """Record the file ``name`` as downloaded from ``source`` (``repo`` + ``revision`` or
+        ``url``); a file downloaded again must match its earlier record."""
+        path = self.folder / name
+        record = {"file": name, **source, "size": path.stat().st_size,
+                  "sha256": digest or sha256_file(path), "downloaded": True}
+        old = self.records.get(name)
+        if old is not None and old["sha256"] != record["sha256"]:
+            path.unlink()
+            raise PrepareError(
+                f"{name} downloaded again from {source} has sha256 {record['sha256']}, but "
+                f"{self.path} recorded {old['sha256']}: the source changed. Delete {self.path} "
+                "to accept the new version (and rebuild what was made from the old one).")
+        self.records[name] = record
+
+
+def fetch_hub_file(manifest: Manifest, repo: str, name: str, endpoint: str | None = None) -> Path:
+    """The file ``name`` of the Hub dataset repository ``repo`` at ``manifest.folder / name``:
+    checked against the manifest when it is there, else downloaded with ``hf_hub_download``
+    (which takes up a cut-off transfer again where it stopped, a few times) at the revision the
+    manifest pins for ``repo`` (the current ``main`` the first time) and recorded."""
+    path = manifest.folder / name
+    if path.is_file():
+        manifest.check(name)
+        return path
+    try:
+        from huggingface_hub import get_hf_file_metadata, hf_hub_download, hf_hub_url
+        from huggingface_hub.utils import OfflineModeIsEnabled
+    except ImportError:
+        raise PrepareError("downloading needs huggingface_hub: pip install 'svl_lib[real]'") from None
+    revision = (manifest.records.get(name) or {}).get("revision") or manifest.revision(repo) or "main"
+    print(f"downloading {name} from the Hugging Face dataset {repo} ...")
+    try:
+        meta = get_hf_file_metadata(hf_hub_url(repo, name, repo_type="dataset", revision=revision,
+                                               endpoint=endpoint))
+        hf_hub_download(repo, name, repo_type="dataset", revision=meta.commit_hash,
+                        local_dir=manifest.folder, endpoint=endpoint)
+    except OfflineModeIsEnabled:
+        raise PrepareError(f"HF_HUB_OFFLINE is set, so {repo}/{name} cannot be downloaded: unset it, "
+                           f"or put the file at {path}") from None
+    except OSError as err:
+        raise PrepareError(f"downloading {name} from the Hugging Face dataset {repo} failed: {err}") from err
+    digest = sha256_file(path)
+    if meta.etag and len(meta.etag) == 64 and meta.etag != digest:  # large files: the etag is the sha256
+        path.unlink()
+        raise PrepareError(f"{name} from {repo} arrived damaged (sha256 {digest}, the Hub says "
+                           f"{meta.etag}): run the command again")
+    manifest.add(name, {"repo": repo, "revision": meta.commit_hash}, digest)
+    manifest.save()
+    return path
+
+
+def fetch_url(url: str, path: Path, attempts: int = ATTEMPTS) -> bool:
+    """Download ``url`` to ``path`` unless it is there; ``True`` when this call downloaded it.
+
+    The bytes go to ``.<name>.part`` beside ``path``, renamed to ``path`` when complete; a cut-off
+    transfer is resumed from there (HTTP ``Range``), on the next try or the next run. Up to
+    ``attempts`` tries, waiting longer after each; an answer such as 404 fails at once."""
+    if path.exists():
+        return False
+    path.parent.mkdir(parents=True, exist_ok=True)
+    part = path.with_name(f".{path.name}.part")
+    for attempt in range(1, attempts + 1):
+        try:
+            _fetch_once(url, part)
+            break
+        except (OSError, http.client.HTTPException) as err:
+            if attempt == attempts or (isinstance(err, urllib.error.HTTPError) and err.code in _PERMANENT):
+                raise PrepareError(f"downloading {url} failed after {attempt} tries: {err}") from err
+            time.sleep(RETRY_WAIT * attempt)
+    if path.exists():  # appeared meanwhile: keep it, drop ours
+        part.unlink()
+        return False
+    part.rename(path)
+    return True
+
+
+def _fetch_once(url: str, part: Path) -> None:
+    """One try: append the rest of ``url`` to ``part`` (or start it over when the server ignores
+    the range); an error when the transfer ends short."""
+    start = part.stat().st_size if part.exists() else 0
+    headers = {"User-Agent": "svl_lib", **({"Range": f"bytes={start}-"} if start else {})}
+    try:
+        response = urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=TIMEOUT)
+    except urllib.error.HTTPError as err:
+        if err.code == 416:  # nothing after ``start``: begin again
+            part.unlink()
+        raise
+    with response:
+        if response.status != 206:
+            start = 0
+        length = response.headers.get("Content-Length")
+        with open(part, "ab" if start else "wb") as file:
+            shutil.copyfileobj(response, file, 1 << 20)
+            size = file.tell()
+    if length is not None and size != start + int(length):
+        raise OSError(f"transfer cut off at {size:,} of {start + int(length):,} bytes")
+
+
+def fetch_urls(jobs: Iterable[tuple[str, Path]], workers: int = 16,
+               done: Callable[[Path], None] | None = None) -> list[str]:
+    """Fetch ``(url, path)`` pairs with :func:`fetch_url` in ``workers`` threads; ``done(path)``
+    is called (in the caller's thread) for each file downloaded. Returns one line per failure."""
+    failures: list[str] = []
+    pool = ThreadPoolExecutor(workers)
+    try:
+        futures = {pool.submit(fetch_url, url, path): path for url, path in jobs}
+        for n, (future, path) in enumerate(futures.items(), 1):
+            try:
+                if future.result() and done is not None:
+                    done(path)
+            except PrepareError as err:
+                failures.append(str(err))
+            if n % 500 == 0 or n == len(futures):
+                print(f"    {n:,} / {len(futures):,} images")
+    finally:  # on an interruption, drop the queued downloads instead of waiting for them
+        pool.shutdown(cancel_futures=True)
+    return failures
+
+
+def image_members(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
+    """The ``.jpg`` files of ``archive`` by file name; they must lie in one folder."""
+    jpgs = [i for i in archive.infolist() if i.filename.lower().endswith(".jpg")
+            and not i.filename.startswith("__MACOSX/")]
+    folders = {i.filename.rpartition("/")[0] for i in jpgs}
+    if len(folders) != 1:
+        raise PrepareError(f"{archive.filename} holds no folder of .jpg files (found "
+                           f"{len(jpgs):,} in {len(folders)} folders): the upstream format changed")
+    return {i.filename.rpartition("/")[2]: i for i in jpgs}
+
+
+def extract(archive: Path, target: Path, names: set[str] | None = None) -> None:
+    """The images of ``archive`` (or only those named in ``names``) as the folder ``target``.
+
+    They are written into ``.<target name>.partial`` beside ``target``, which is renamed to
+    ``target`` once every file is there with its size in the archive; a partial folder left by an
+    interrupted run is completed (files of the right size kept, the others written again). An
+    existing ``target`` is left as it is."""
+    if target.exists():
+        return
+    partial = target.with_name(f".{target.name}.partial")
+    partial.mkdir(parents=True, exist_ok=True)
+    print(f"extracting {archive.name} into {target} ...")
+    try:
+        with zipfile.ZipFile(archive) as z:
+            members = image_members(z)
+            missing = sorted((names or set()) - set(members))
+            if missing:
+                raise PrepareError(f"{archive} lacks {len(missing):,} images of the split file, e.g. "
+                                   f"{missing[0]}: delete it and run the command again")
+            for name in sorted(names or members):
+                info, out = members[name], partial / name
+                if out.is_file() and out.stat().st_size == info.file_size:
+                    continue
+                with z.open(info) as source, open(out, "wb") as sink:
+                    shutil.copyfileobj(source, sink, 1 << 20)
+    except zipfile.BadZipFile as err:
+        raise PrepareError(f"{archive} is damaged ({err}): delete it and run the command again") from None
+    partial.rename(target)
