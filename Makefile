@@ -36,5 +36,5 @@ $(SITE_STAMP): $(STAMP) pyproject.toml constraints.txt
 	touch $(SITE_STAMP)
 
 site: $(SITE_STAMP)  ## render the README, the glossary, the workshop plan and the executed notebooks into docs/_build/html
-	$(BIN)/python -m sphinx -b html -c docs -W --keep-going -q . docs/_build/html
+	$(BIN)/python -m sphinx -b html -c docs -d docs/_build/doctrees -W --keep-going -q . docs/_build/html
 	@echo "the course website: docs/_build/html/index.html"

@@ -21,7 +21,7 @@ project = "SVL: shortcut learning in contrastive vision-language models"
 author = "the SVL course authors"
 copyright = "the SVL course authors"
 
-extensions = ["myst_nb"]
+extensions = ["myst_nb", "sphinx.ext.githubpages"]   # githubpages: .nojekyll, so Pages serves _static/
 root_doc = "README"
 NAVIGATION = {  # caption -> documents, in the order of the sidebar
     "Notebooks": sorted(f"notebooks/{p.stem}" for p in (ROOT / "notebooks").glob("[0-9]*.ipynb")),
@@ -36,7 +36,6 @@ nb_execution_mode = "off"          # the committed outputs, as they are
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath"]
 myst_heading_anchors = 3           # GitHub's anchors, e.g. the README's #the-paper-claim-by-claim-...
-suppress_warnings = ["mystnb.unknown_mime_type"]
 
 html_theme = "sphinx_book_theme"
 html_title = "SVL course"
@@ -66,6 +65,6 @@ def add_index_page(app, exception: Exception | None) -> None:
             f'<a href="{target}">{html_title}</a>\n', encoding="utf-8")
 
 
-def setup(app):
+def setup(app) -> None:
     app.connect("source-read", add_navigation)
     app.connect("build-finished", add_index_page)

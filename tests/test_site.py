@@ -52,8 +52,9 @@ ADDRESSES = ("return Array.from(document.querySelectorAll('a[href], link[href], 
 def build(tmp_path_factory) -> subprocess.CompletedProcess:
     """`make site`'s Sphinx command, into a temporary folder."""
     out = tmp_path_factory.mktemp("site")
-    result = subprocess.run([sys.executable, "-m", "sphinx", "-b", "html", "-c", "docs", "--keep-going",
-                             "-q", ".", str(out / "html")], cwd=ROOT, capture_output=True, text=True)
+    command = [sys.executable, "-m", "sphinx", "-b", "html", "-c", "docs", "-d", str(out / "doctrees"),
+               "--keep-going", "-q", ".", str(out / "html")]
+    result = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
     result.outdir = out / "html"
     return result
 
@@ -118,6 +119,7 @@ def notebook_counts(path: Path) -> dict[str, int]:
 
 def test_the_site_builds_without_warnings(build):
     assert build.returncode == 0 and not build.stderr.strip(), build.stderr
+    assert (build.outdir / ".nojekyll").is_file()   # GitHub Pages then serves _static/ and _images/
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.stem)
