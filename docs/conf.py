@@ -9,13 +9,15 @@ never executed.
 """
 from __future__ import annotations
 
-import sys
+import os
+import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from svl_lib.badges import repository_url  # noqa: E402  (after the path above)
+# The course repository, as the badges take it (svl_lib.badges): $SVL_REPO_URL, else pyproject.toml.
+# Read here without importing svl_lib, so that building the site needs no torch.
+REPOSITORY = os.environ.get("SVL_REPO_URL") or tomllib.loads(
+    (ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["urls"]["Repository"]
 
 project = "SVL: shortcut learning in contrastive vision-language models"
 author = "the SVL course authors"
@@ -40,7 +42,7 @@ myst_heading_anchors = 3           # GitHub's anchors, e.g. the README's #the-pa
 html_theme = "sphinx_book_theme"
 html_title = "SVL course"
 html_theme_options = {
-    "repository_url": repository_url(ROOT),
+    "repository_url": REPOSITORY,
     "use_repository_button": True,
     "home_page_in_toc": True,
 }
