@@ -64,13 +64,16 @@ def gather(tensor: torch.Tensor) -> torch.Tensor:
     return torch.cat(all_gather(tensor), dim=0)
 
 
-def mean_over_processes(value: float) -> float:
-    """The mean of a float over all processes (the value itself in a single process)."""
-    if rank_and_world()[1] == 1:
-        return value
-    t = torch.tensor([value], dtype=torch.float64)
-    dist.all_reduce(t)
-    return float(t.item()) / rank_and_world()[1]
+def mean_over_processes(value: torch.Tensor) -> float:
+    """The mean of a scalar tensor over all processes (its value in a single process), reduced on
+    the tensor's own device: pass one computed on the model's device, the device the process
+    group's backend takes (NCCL takes GPU tensors only, so a CPU tensor fails there)."""
+    world = rank_and_world()[1]
+    if world == 1:
+        return float(value)
+    total = value.detach().reshape(1).to(torch.float64, copy=True)  # the caller's tensor is kept
+    dist.all_reduce(total)
+    return float(total.item()) / world
 
 
 def shard(batches: list[list[int]], rank: int, world: int) -> list[list[int]]:

@@ -111,7 +111,7 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     if len(dataset) < config.batch_size:
         raise ValueError(f"batch_size={config.batch_size} is larger than the {len(dataset):,} "
                          f"training items of {config.dataset}: lower batch_size")
-    objective = build_objective(config, dataset, progress)
+    objective = build_objective(config, dataset, progress, embed_dim=model.embed_dim)
     if main:
         start_run_folder(out, config, action)
     settings = TrainSettings(config.epochs, config.batch_size, config.lr, config.weight_decay,

@@ -74,7 +74,7 @@ class LTDObjective(Objective):
         self.cache, self.decoder, self.mode = cache, decoder, mode
         self.bound, self.beta, self.target_caption, self.n_digits = bound, beta, target_caption, n_digits
         self.multiplier = multiplier or LagrangeMultiplier()
-        self._last_rec: float | None = None
+        self._last_rec: torch.Tensor | None = None  # on the features' device
 
     def forward(self, image_f: torch.Tensor, text_f: torch.Tensor, logit_scale: torch.Tensor,
                 captions: list[str]) -> tuple[torch.Tensor, dict[str, float]]:
@@ -86,11 +86,12 @@ class LTDObjective(Objective):
         if self.mode == "unconstrained":
             return contrastive + self.beta * rec, parts
         lam = float(self.multiplier.value)
-        self._last_rec = rec.item()
+        self._last_rec = rec.detach()
         return contrastive + lam * (rec / self.bound - 1.0), {**parts, "lambda": lam}
 
     def after_step(self) -> None:
-        """Constrained: ascend ``lambda`` by ``L_rec / eta - 1`` of the step just taken."""
+        """Constrained: ascend ``lambda`` by ``L_rec / eta - 1`` of the step just taken (``L_rec``
+        averaged over the processes, reduced on the device of the features)."""
         if self.mode == "constrained" and self._last_rec is not None:
             self.multiplier.ascend(mean_over_processes(self._last_rec) / self.bound - 1.0)
             self._last_rec = None
@@ -104,9 +105,11 @@ def contrastive_loss(config: "ExperimentConfig") -> nn.Module:
 
 
 def build_objective(config: "ExperimentConfig", dataset: "CaptionDataset",
-                    progress: bool | None = None) -> Objective:
-    """The objective of ``config`` for training on ``dataset``. For LTD the targets of every
-    caption string the training will feed are encoded here, once (kept in
+                    progress: bool | None = None, embed_dim: int | None = None) -> Objective:
+    """The objective of ``config`` for training on ``dataset``. The LTD decoder reads caption
+    features of width ``embed_dim``: pass the model's (``model.embed_dim``; CLIP's comes from its
+    architecture); the default, ``config.embed_dim``, is the toy model's and VSE++'s width.
+    For LTD the targets of every caption string the training will feed are encoded here, once (kept in
     :func:`~svl_lib.ltd.target_cache_path` when ``ltd_target_cache``), unless there are more than
     :data:`MAX_PRECOMPUTED_TARGETS`: then they are encoded on the fly in bounded memory."""
     loss_fn = contrastive_loss(config)
@@ -136,6 +139,7 @@ def build_objective(config: "ExperimentConfig", dataset: "CaptionDataset",
     multiplier = LagrangeMultiplier(config.ltd_lambda_start, config.ltd_lambda_lr,
                                     config.ltd_lambda_momentum, config.ltd_lambda_dampening,
                                     config.ltd_lambda_max)
-    return LTDObjective(loss_fn, cache, TargetDecoder(config.embed_dim, cache.dim, config.ltd_hidden),
+    width = config.embed_dim if embed_dim is None else embed_dim
+    return LTDObjective(loss_fn, cache, TargetDecoder(width, cache.dim, config.ltd_hidden),
                         config.ltd, config.ltd_bound, config.ltd_beta, multiplier,
                         config.ltd_target_caption, config.n_digits)

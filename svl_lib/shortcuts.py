@@ -39,6 +39,7 @@ MODES = ("none", "unique", "bits")
 SPLITS = ("train", "val", "test")
 _SPLIT_TAGS = {"train": 0, "val": 1, "test": 2}  # the split's element in evaluation glyph keys
 _MAX_BITS = 62  # numbers are drawn as int64
+_DIGITS = frozenset("0123456789")  # the caption's digit tokens
 
 # Stream tags keep the seeded generators of different purposes independent.
 _STREAM_OFFSET = 0  # (seed, tag, epoch): unique-mode offset of an epoch
@@ -94,6 +95,19 @@ class ShortcutSpec:
                 f"cannot write: use n_digits >= {len(str(largest))} or "
                 f"n_bits <= {(10**self.n_digits).bit_length() - 1}"
             )
+
+
+def split_digits(caption: str) -> tuple[str, str]:
+    """``(text, digits)``: a caption split before its trailing run of single-digit tokens, the
+    shortcut that :meth:`ShortcutInjector.render_caption` appends (``"a dog 0 0 4 2"`` ->
+    ``("a dog", "0 0 4 2")``; ``(caption, "")`` when it ends in none). A tokenizer that must cut
+    a long caption cuts ``text`` and keeps ``digits``. A caption that itself ends in single digits
+    keeps those too."""
+    words = caption.split(" ")
+    cut = len(words)
+    while cut > 0 and words[cut - 1] in _DIGITS:
+        cut -= 1
+    return " ".join(words[:cut]), " ".join(words[cut:])
 
 
 class ShortcutInjector:

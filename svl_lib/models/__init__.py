@@ -23,8 +23,12 @@ MODELS: dict[str, ModelBuilder] = {"toy": build_toy, "clip": build_clip, "vse": 
 def build_model(config: "ExperimentConfig", train: "Corpus | None" = None,
                 info: dict[str, Any] | None = None) -> ContrastiveModel:
     """The model ``config.model``: fresh (built from the training corpus) or, with a checkpoint's
-    ``info``, ready to receive its ``state_dict``."""
-    return MODELS[config.model](config, train, info)
+    ``info``, ready to receive its ``state_dict``. With the triplet loss, which never uses the
+    logit scale, the scale is a fixed buffer (:meth:`ContrastiveModel.fix_scale`)."""
+    model = MODELS[config.model](config, train, info)
+    if config.loss == "triplet":
+        model.fix_scale()
+    return model
 
 
 __all__ = ["MODELS", "ContrastiveModel", "ModelBuilder", "ToyCLIP", "Vocabulary", "build_model",

@@ -29,7 +29,8 @@ MAX_LOGIT_SCALE = 100.0
 
 
 class ContrastiveModel(nn.Module):
-    """Two towers and a logit scale: learnable (init 1/0.07) or fixed when ``temperature`` is set.
+    """Two towers and a logit scale: learnable (init 1/0.07), or fixed when ``temperature`` is set
+    (or after :meth:`fix_scale`).
 
     The learnable log scale is clamped to ``[0, ln 100]`` after each optimiser step
     (:meth:`after_step`, as open_clip does), never in the forward pass: a clamp there would zero
@@ -57,6 +58,15 @@ class ContrastiveModel(nn.Module):
     def logit_scale(self) -> torch.Tensor:
         """``exp(log_scale)``."""
         return self.log_scale.exp()
+
+    def fix_scale(self) -> None:
+        """Make a learnable logit scale a fixed buffer at its current value: for a loss that never
+        uses it (the triplet loss), where it would be a parameter without a gradient, which
+        DistributedDataParallel rejects."""
+        if isinstance(self.log_scale, nn.Parameter):
+            value = self.log_scale.detach().clone()
+            del self.log_scale
+            self.register_buffer("log_scale", value)
 
     def after_step(self) -> None:
         """Clamp a learnable log scale to ``[0, ln MAX_LOGIT_SCALE]`` (call after each step)."""

@@ -10,7 +10,13 @@ The pretrained logit scale is kept and learnable (clamped to at most 100 after e
 base class); with a fixed ``temperature`` it is fixed. Preprocessing is open_clip's, split into
 the geometric part (resize the shortest side, centre crop; before the shortcut is pasted) and the
 tensor part (to tensor, normalise). Captions are cut at open_clip's context length with the
-end-of-text token kept last (the reference code could pool at the wrong token).
+end-of-text token kept last (the reference code could pool at the wrong token), and a long caption
+is cut *before* its appended shortcut digits, which are always kept (with CLIP's BPE tokenizer;
+other open_clip tokenizers cut at their own length).
+
+OpenAI's weights were trained with QuickGELU: a tag whose weights need it builds the network with
+QuickGELU (``force_quick_gelu``), and the choice is saved with the model, so that a rebuilt model
+(re-evaluation, ``init_from``) is the network that was trained.
 """
 from __future__ import annotations
 
@@ -23,6 +29,7 @@ from torch import nn
 from torchvision import transforms
 
 from ..paths import hub_online
+from ..shortcuts import split_digits
 from .base import ContrastiveModel
 
 if TYPE_CHECKING:
@@ -72,7 +79,8 @@ def create_clip(arch: str, pretrained: str = "", quick_gelu: bool = False) -> tu
                          f"(tags: {tags}); give a tag or the path of a checkpoint")
     quick_gelu = bool(open_clip.get_pretrained_cfg(arch, pretrained).get("quick_gelu", False))
     try:
-        return open_clip.create_model(arch, pretrained=pretrained), quick_gelu
+        return (open_clip.create_model(arch, pretrained=pretrained, force_quick_gelu=quick_gelu),
+                quick_gelu)
     except RuntimeError as err:
         where = ("this machine is offline (HF_HUB_OFFLINE is set)" if not hub_online()
                  else "the download failed")
@@ -116,7 +124,20 @@ class OpenCLIP(ContrastiveModel):
         return {"quick_gelu": self.quick_gelu}
 
     def tokenize(self, captions: list[str]) -> torch.Tensor:
-        return self.tokenizer(captions).to(self.device)
+        """``(B, context_length)`` token ids on the model's device. With CLIP's BPE tokenizer a
+        caption too long for the context is cut before its shortcut digits (the trailing digit
+        tokens, :func:`~svl_lib.shortcuts.split_digits`), which are kept, end-of-text last."""
+        tok = self.tokenizer
+        if not isinstance(tok, _open_clip().SimpleTokenizer) or tok.reduction_fn is not None:
+            return tok(captions).to(self.device)
+        length = tok.context_length
+        out = torch.zeros(len(captions), length, dtype=torch.long)
+        for row, caption in enumerate(captions):
+            text, digits = split_digits(caption)
+            tail = tok.encode(digits)[-(length - 2):]
+            ids = [tok.sot_token_id, *tok.encode(text)[:length - 2 - len(tail)], *tail, tok.eot_token_id]
+            out[row, :len(ids)] = torch.tensor(ids)
+        return out.to(self.device)
 
     def image_embedding(self, images: torch.Tensor) -> torch.Tensor:
         return self.clip.encode_image(images)

@@ -49,7 +49,11 @@ class ToyImageEncoder(nn.Module):
 
 class ToyTextEncoder(nn.Module):
     """Word embedding -> 1-layer GRU -> linear head on the hidden state at the last real token
-    (``head=False``: the hidden state itself, of size ``embed_dim``, as VSE++ does)."""
+    (``head=False``: the hidden state itself, of size ``embed_dim``, as VSE++ does).
+
+    The GRU always runs in float32 with autocast off: CUDA autocast runs cuDNN RNNs in float16
+    whatever its dtype, and the training loop has no loss scaler.
+    """
 
     def __init__(self, vocab_size: int, embed_dim: int = 128, word_dim: int = 64, hidden: int = 128,
                  head: bool = True):
@@ -59,9 +63,10 @@ class ToyTextEncoder(nn.Module):
         self.head = nn.Linear(hidden, embed_dim) if head else nn.Identity()
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        packed = pack_padded_sequence(self.embed(ids), lengths.cpu(), batch_first=True,
+        packed = pack_padded_sequence(self.embed(ids).float(), lengths.cpu(), batch_first=True,
                                       enforce_sorted=False)
-        _, h = self.gru(packed)
+        with torch.autocast(ids.device.type, enabled=False):
+            _, h = self.gru(packed)
         return self.head(h[-1])
 
 

@@ -3,9 +3,10 @@
 Image tower: a torchvision ResNet (``arch``, default ResNet-152) without its classifier, 2048-d
 average pool -> ``Linear(2048, embed_dim)`` (Xavier-uniform, bias 0), fine-tuned from step 0.
 ``pretrained="imagenet"`` starts from torchvision's default ImageNet weights (downloaded when
-online, then cached); when they cannot be had, a warning says so and the tower starts from random
-init (recorded as ``image_weights`` in the checkpoint and the metrics); a file path loads a saved
-trunk ``state_dict``; ``""`` is random init.
+online, then cached); when they cannot be had it is an error saying how to get them (never a
+silent random init); a file path loads a saved trunk ``state_dict`` (e.g. torchvision's file);
+``""`` is random init, the explicit way to train the tower from scratch. What the tower started
+from is recorded as ``image_weights`` in the checkpoint and the metrics.
 Text tower: ``Embedding(vocab, 300)`` (uniform in [-0.1, 0.1]) -> 1-layer GRU with hidden size
 ``embed_dim``; the caption embedding is the hidden state at the last real token. The vocabulary is
 built from the *training* captions only (words seen at least 4 times, the digits always in; the
@@ -16,7 +17,6 @@ horizontal flip; evaluation, resize to 256 and centre crop to 224; ImageNet mean
 """
 from __future__ import annotations
 
-import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -64,10 +64,12 @@ def image_trunk(arch: str, pretrained: str) -> tuple[nn.Module, int, str]:
             trunk.load_state_dict(default.get_state_dict(progress=False))
             weights = f"imagenet ({default})"
         except Exception as err:  # offline and not cached, or a broken download
-            warnings.warn(f"the ImageNet weights of {arch} ({default}) are not available ({err}); "
-                          "the image tower starts from random init. Run once online (torchvision "
-                          "caches them under ~/.cache/torch) or pass a saved state_dict as pretrained=...",
-                          stacklevel=2)
+            raise RuntimeError(
+                f"pretrained='imagenet': the ImageNet weights of {arch} ({default}) are not "
+                f"available ({type(err).__name__}: {err}). Run once on an online machine "
+                "(torchvision caches them under ~/.cache/torch/hub/checkpoints), or download "
+                f"{default.url} and pass its path as pretrained=...; pretrained='' trains the "
+                "image tower from scratch") from None
     elif pretrained:
         path = Path(pretrained).expanduser()
         if not path.is_file():
