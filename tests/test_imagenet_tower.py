@@ -66,6 +66,7 @@ def test_toy_tower_fields_are_checked(fields, message) -> None:
         ExperimentConfig(**fields)
 
 
+@pytest.mark.slow
 def test_a_run_with_the_pretrained_tower_names_its_weights(tmp_path) -> None:
     config = ExperimentConfig(arch="efficientnet_lite0", pretrained="imagenet", frozen_stages=3,
                               image_size=32, n_train=128, n_val=8, n_test=32, epochs=1,

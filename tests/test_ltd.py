@@ -18,6 +18,7 @@ from svl_lib.ltd import (LagrangeMultiplier, TargetCache, TargetDecoder, hub_onl
                          reconstruction_loss, strip_shortcut, target_cache_path, target_text,
                          training_captions)
 from svl_lib.models.toy import ToyCLIP
+from tiny import STEPS_PER_EPOCH, tiny_config
 from svl_lib.models.vocab import Vocabulary
 from svl_lib.shortcuts import ShortcutInjector
 from svl_lib.training import TrainSettings, train
@@ -196,17 +197,14 @@ def test_bad_mitigation_config_is_one_clear_error(changes: dict, match: str) -> 
         ExperimentConfig().replace(**changes)
 
 
-TINY = dict(n_train=300, n_val=10, n_test=40, epochs=1, batch_size=64, n_digits=3, seed=1)
-
-
 @pytest.mark.slow
 def test_ltd_end_to_end_tiny_run(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("SVL_RUNS_DIR", str(tmp_path / "runs"))
-    config = ExperimentConfig(**TINY, shortcut_mode="unique", ltd="constrained", ltd_bound=0.2,
-                              ltd_target_caption="clean", ltd_hidden=64)
+    config = tiny_config(n_val=10, n_digits=3, seed=1, shortcut_mode="unique", ltd="constrained",
+                         ltd_bound=0.2, ltd_target_caption="clean", ltd_hidden=64)
     metrics = run_experiment(config, tmp_path / "run")
     history = [json.loads(line) for line in (tmp_path / "run" / "history.jsonl").read_text().splitlines()]
-    assert len(history) == metrics["steps"] == 1500 // 64
+    assert len(history) == metrics["steps"] == STEPS_PER_EPOCH
     assert all({"contrastive", "rec", "lambda"} <= set(h) for h in history)
     assert all(0.0 <= h["lambda"] <= 100.0 and 0.0 <= h["rec"] <= 2.0 for h in history)
     cache_file = target_cache_path("all-MiniLM-L6-v2")
@@ -214,7 +212,7 @@ def test_ltd_end_to_end_tiny_run(tmp_path, monkeypatch) -> None:
     assert cache.dim == 384  # MiniLM's width
     assert all(not c[-1].isdigit() for c in cache.targets)  # clean targets: no shortcut digits
     # a second build finds every target in the file and loads no encoder
-    dataset = CaptionDataset(ToyWorld(300, 10, 40).split("train"))
+    dataset = CaptionDataset(ToyWorld(config.n_train, config.n_val, config.n_test).split("train"))
     objective = build_objective(config.replace(shortcut_mode="none"), dataset, progress=False)
     assert objective.cache.encoder_calls == 0 and len(objective.cache) == len(cache)
 

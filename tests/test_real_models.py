@@ -105,6 +105,7 @@ def test_bad_real_configs_fail_before_anything_is_written(coco, tmp_path) -> Non
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.slow
 def test_the_command_line_entry_point_trains_then_loads(coco, tmp_path, capsys) -> None:
     from svl_lib.run import main
     path = tmp_path / "config.json"

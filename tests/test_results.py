@@ -6,13 +6,11 @@ import pandas as pd
 import pytest
 
 from svl_lib.config import ExperimentConfig
-from svl_lib.experiment import run_experiment
 from svl_lib.plots import ltd_curves, sweep_plot
 from svl_lib.runs import write_config
 from svl_lib.results import (PROBE_COLUMNS, collect_probes, collect_runs, mitigation_table,
                              run_folders, run_summary, seed_table)
 
-TINY = dict(n_train=300, n_val=20, n_test=40, epochs=1, batch_size=64, warmup_steps=2)
 METRICS = {"i2t_r1": 10.0, "i2t_r5": 20.0, "i2t_r10": 30.0, "t2i_r1": 5.0, "t2i_r5": 15.0,
            "t2i_r10": 25.0, "rsum": 105.0}
 
@@ -65,9 +63,11 @@ def test_collect_probes_schema_and_gain(tmp_path) -> None:
     assert {"modality", "target", "kind", "accuracy", "majority", "shortcut_mode"} <= set(table.columns)
 
 
-def test_a_real_run_fills_both_tables(tmp_path) -> None:
-    config = ExperimentConfig(shortcut_mode="unique", **TINY)
-    run_experiment(config, tmp_path / "run")
+@pytest.mark.slow
+def test_a_real_run_fills_both_tables(tiny_runs, tmp_path) -> None:
+    run = tiny_runs(shortcut_mode="unique")
+    run.copy_to(tmp_path / "run")
+    config = run.config
     runs = collect_runs(tmp_path)
     assert sorted(runs["condition"]) == sorted(config.eval_conditions)
     probes = collect_probes(tmp_path)

@@ -10,8 +10,9 @@ from svl_lib.files import write_json
 from svl_lib.runs import SCHEMA, keyed_folder, plan_run_folder, read_config, run_status
 from svl_lib.sweep import run_sweep
 
-TINY = dict(n_train=300, n_val=20, n_test=40, epochs=1, batch_size=64, warmup_steps=2, probes=False)
-CONFIG = ExperimentConfig(**TINY)
+from tiny import tiny_config
+
+CONFIG = tiny_config(probes=False)
 
 
 def _old_schema_run(folder) -> dict[str, str]:
@@ -50,6 +51,7 @@ def test_foreign_files_and_old_runs_survive_resume_reuse_and_sweeps(tmp_path, ca
     assert _snapshot(old) == files
 
 
+@pytest.mark.slow
 def test_overwrite_replaces_only_the_runs_own_files(tmp_path) -> None:
     old = tmp_path / "run"
     _old_schema_run(old)
@@ -61,15 +63,16 @@ def test_overwrite_replaces_only_the_runs_own_files(tmp_path) -> None:
     assert json.loads((old / "config.json").read_text())["schema"] == SCHEMA
 
 
-def test_a_different_config_is_refused_and_nothing_is_touched(tmp_path) -> None:
-    out = tmp_path / "run"
-    run_experiment(CONFIG, out)
+@pytest.mark.slow
+def test_a_different_config_is_refused_and_nothing_is_touched(tiny_runs, tmp_path) -> None:
+    out = tiny_runs().copy_to(tmp_path / "run")
     before = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
     with pytest.raises(FileExistsError, match="differs in seed"):
         run_or_load(CONFIG.replace(seed=1), out)
     assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == before
 
 
+@pytest.mark.slow
 def test_fields_that_do_not_change_training_never_retrain(tmp_path) -> None:
     out = tmp_path / "run"
     first = run_or_load(CONFIG.replace(eval_conditions=("clean",)), out)
@@ -113,7 +116,7 @@ def test_atomic_writes_use_unique_temp_files_and_leave_none(tmp_path) -> None:
 
 def test_keyed_folders_follow_the_training_fields_only(tmp_path) -> None:
     key = CONFIG.key()
-    assert len(key) == 8 and key == ExperimentConfig(**TINY).key()  # stable across instances
+    assert len(key) == 8 and key == tiny_config(probes=False).key()  # stable across instances
     assert CONFIG.replace(name="x", probes=True, eval_conditions=("clean",)).key() == key
     assert CONFIG.replace(seed=1).key() != key and CONFIG.replace(temperature=0.5).key() != key
     assert keyed_folder(tmp_path, "baseline", CONFIG) == tmp_path / f"baseline-{key}"

@@ -4,14 +4,14 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from svl_lib.config import ExperimentConfig
 from svl_lib.experiment import run_experiment
 from svl_lib.runs import run_status, write_config
 from svl_lib.sweep import grid_points, main, plan_sweep, point_name, run_sweep, sweep_notebook
 from svl_lib.objectives import Objective
 
-TINY = ExperimentConfig(n_train=300, n_val=20, n_test=40, epochs=2, batch_size=64, warmup_steps=2,
-                        shortcut_mode="unique", probes=False)
+from tiny import STEPS_PER_EPOCH, tiny_config
+
+TINY = tiny_config(epochs=2, shortcut_mode="unique", probes=False)
 
 
 def test_grid_points_and_names_are_deterministic() -> None:
@@ -54,6 +54,7 @@ class _CutOff(Exception):
     pass
 
 
+@pytest.mark.slow
 def test_sweep_skips_finished_resumes_cut_off_and_reruns_corrupt(tmp_path, monkeypatch) -> None:
     root, grid = tmp_path / "sweep", {"seed": [0, 1]}
     calls = {"n": 0}
@@ -61,7 +62,7 @@ def test_sweep_skips_finished_resumes_cut_off_and_reruns_corrupt(tmp_path, monke
 
     def cut_off_in_second_run(self) -> None:
         calls["n"] += 1
-        if calls["n"] == 46 + 30:  # 23 steps per epoch, 2 epochs per run: run 2, epoch 2
+        if calls["n"] == 3 * STEPS_PER_EPOCH + 7:  # 2 epochs per run: run 2, epoch 2
             raise _CutOff
         original(self)
 
@@ -78,7 +79,7 @@ def test_sweep_skips_finished_resumes_cut_off_and_reruns_corrupt(tmp_path, monke
     assert lines == ["[1/2] seed=0: skip (finished)", "[2/2] seed=1: resume"]
     assert {p.name: p.stat().st_mtime_ns for p in (root / "seed=0").iterdir()} == stamps
     resumed = json.loads((root / "seed=1" / "metrics.json").read_text())
-    assert resumed["resumed_from_step"] == 23  # the end of epoch 1
+    assert resumed["resumed_from_step"] == STEPS_PER_EPOCH  # the end of epoch 1
     assert len(table) == 2 * 4 and set(table["run"]) == {"seed=0", "seed=1"}
     assert resumed["eval"]["clean"]["rsum"] == pytest.approx(
         table.query("run == 'seed=1' and condition == 'clean'")["rsum"].item())
