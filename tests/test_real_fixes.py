@@ -91,6 +91,25 @@ def test_the_ltd_multiplier_is_averaged_on_the_device_of_the_features(device, tm
     assert one["lambda"] == two["lambda"] != 1.0  # both ascended by the same mean L_rec
 
 
+def test_the_objective_hands_the_reduction_a_tensor_on_the_features_device(monkeypatch) -> None:
+    """The CPU half of the check above: the multiplier's L_rec reaches the all-reduce as a tensor
+    on the features' device (a Python float, as before the fix, becomes a CPU tensor that NCCL
+    refuses)."""
+    import svl_lib.objectives as objectives
+    from svl_lib.losses import InfoNCE
+    from svl_lib.ltd import TargetCache, TargetDecoder
+
+    handed = []
+    monkeypatch.setattr(objectives, "mean_over_processes", lambda v: handed.append(v) or float(v))
+    cache = TargetCache("fake", encode=lambda texts: torch.ones(len(texts), 6))
+    objective = objectives.LTDObjective(InfoNCE(), cache, TargetDecoder(8, 6, hidden=16), bound=0.2)
+    features = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
+    objective(features, features, torch.tensor(10.0), ["a 1", "b 2", "c 3", "d 4"])
+    objective.after_step()
+    assert len(handed) == 1 and isinstance(handed[0], torch.Tensor)
+    assert handed[0].device == features.device and not handed[0].requires_grad
+
+
 # --- the triplet loss: a fixed logit scale, and several processes train ------------------------
 
 @pytest.mark.parametrize("model", ["toy", "clip", "vse"])
