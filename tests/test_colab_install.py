@@ -77,3 +77,5 @@ def test_every_notebook_installs_the_course_outside_a_checkout_and_runs_fast(hos
                            cwd=work, check=True, capture_output=True, text=True).stdout
     assert where.startswith(str(host["base"] / "venv")), where  # installed by the setup cell, not linked
     assert sorted(p.name for p in work.glob("*.ipynb")) == [b.name for b in BOOKS]
+    for book in BOOKS:  # each saved its figures (as the FAST runs of make test check in the checkout)
+        assert list((work / "figures").glob(f"{book.name[:2]}_*.png")), book.name
