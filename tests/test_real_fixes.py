@@ -236,3 +236,20 @@ def test_a_75_word_caption_keeps_every_digit_of_its_shortcut(model) -> None:
         ids, lengths = vse.tokenize([caption, "a dog"])
         words = [vse.vocab.words[i] for i in ids[0, :lengths[0]].tolist()]
         assert words[-6:] == DIGITS.split()
+
+
+# --- CLIP's logit scale: learnable and unclamped, as in the paper's code ------------------------
+
+def test_clips_logit_scale_is_not_clamped_at_the_value_it_starts_from() -> None:
+    """OpenAI's scale starts at 100: with open_clip's clamp at 100 it could only fall. CLIP keeps
+    it unclamped (the paper's code); the toy model and VSE++ keep the clamp."""
+    import math
+
+    clip = build_model(ExperimentConfig(dataset="coco", model="clip", arch="tiny"), tiny_corpus())
+    toy = build_model(ExperimentConfig(), ToyWorld(n_train=4, n_val=1, n_test=1).split("train"))
+    for model in (clip, toy):
+        with torch.no_grad():
+            model.log_scale.fill_(math.log(150.0))
+        model.after_step()
+    assert clip.logit_scale.item() == pytest.approx(150.0)
+    assert toy.logit_scale.item() == pytest.approx(100.0)

@@ -32,12 +32,13 @@ class ContrastiveModel(nn.Module):
     """Two towers and a logit scale: learnable (init 1/0.07), or fixed when ``temperature`` is set
     (or after :meth:`fix_scale`).
 
-    The learnable log scale is clamped to ``[0, ln 100]`` after each optimiser step
+    The learnable log scale is clamped to ``[0, ln max_logit_scale]`` after each optimiser step
     (:meth:`after_step`, as open_clip does), never in the forward pass: a clamp there would zero
-    its gradient at the bound, where CLIP's pretrained scale sits.
+    its gradient at the bound. A model class with ``max_logit_scale = None`` leaves it unclamped.
     """
 
     embed_dim: int
+    max_logit_scale: float | None = MAX_LOGIT_SCALE
 
     def __init__(self, embed_dim: int, temperature: float | None = None,
                  init_temperature: float = 0.07):
@@ -69,10 +70,10 @@ class ContrastiveModel(nn.Module):
             self.register_buffer("log_scale", value)
 
     def after_step(self) -> None:
-        """Clamp a learnable log scale to ``[0, ln MAX_LOGIT_SCALE]`` (call after each step)."""
-        if isinstance(self.log_scale, nn.Parameter):
+        """Clamp a learnable log scale to ``[0, ln max_logit_scale]`` (call after each step)."""
+        if isinstance(self.log_scale, nn.Parameter) and self.max_logit_scale is not None:
             with torch.no_grad():
-                self.log_scale.clamp_(0.0, math.log(MAX_LOGIT_SCALE))
+                self.log_scale.clamp_(0.0, math.log(self.max_logit_scale))
 
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
         """Optimiser parameter groups; by default one group at ``lr``."""

@@ -6,8 +6,9 @@ ViT and text transformer of width 64 at 224 px that trains on a CPU in seconds (
 offline fallback of notebook 06). ``pretrained`` is an open_clip tag (e.g. ``"openai"``: downloaded
 from the hub when online, then cached), a local checkpoint path, or ``""`` for random init.
 
-The pretrained logit scale is kept and learnable (clamped to at most 100 after each step, by the
-base class); with a fixed ``temperature`` it is fixed. Preprocessing is open_clip's, split into
+The pretrained logit scale is kept and learnable, without a clamp, as in the paper's code (OpenAI's
+scale starts at 100, open_clip's training clamp, so a clamp there would let it only fall); with a
+fixed ``temperature`` it is fixed. Preprocessing is open_clip's, split into
 the geometric part (resize the shortest side, centre crop; before the shortcut is pasted) and the
 tensor part (to tensor, normalise). Captions are cut at open_clip's context length with the
 end-of-text token kept last (the reference code could pool at the wrong token), and a long caption
@@ -91,7 +92,9 @@ def create_clip(arch: str, pretrained: str = "", quick_gelu: bool = False) -> tu
 
 
 class OpenCLIP(ContrastiveModel):
-    """An open_clip model with the course's logit scale (initialised from the model's own)."""
+    """An open_clip model with the course's logit scale (initialised from the model's own, unclamped)."""
+
+    max_logit_scale = None
 
     def __init__(self, clip: nn.Module, arch: str, quick_gelu: bool, temperature: float | None = None):
         super().__init__(clip.visual.output_dim, temperature=temperature,
