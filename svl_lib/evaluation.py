@@ -23,7 +23,6 @@ from .data.loading import PrepareFn, TensorFn, eval_captions, eval_images
 from .models.base import ContrastiveModel
 from .retrieval import chance_metrics, retrieval_metrics
 from .shortcuts import ShortcutInjector
-from .training import autocast
 
 CONDITIONS: dict[str, tuple[bool, bool]] = {
     "clean": (False, False),
@@ -37,25 +36,24 @@ CONDITIONS: dict[str, tuple[bool, bool]] = {
 def encode_images(model: ContrastiveModel, images: Dataset, batch_size: int = 256,
                   num_workers: int = 0) -> torch.Tensor:
     """``(len(images), D)`` features, on the CPU, in batches through a DataLoader (``num_workers``
-    processes decode and transform while the model encodes; bf16 autocast on a GPU)."""
+    processes decode and transform while the model encodes). In float32, also on a GPU, where
+    training runs in bf16: the paper evaluates in fp32, and rankings of near-ties can flip in bf16."""
     model.eval()
     loader = DataLoader(images, batch_size=batch_size, num_workers=num_workers,
                         pin_memory=model.device.type == "cuda")
     out = []
     for batch in loader:
-        with autocast(model.device):
-            out.append(model.encode_image(batch.to(model.device, non_blocking=True)).float().cpu())
+        out.append(model.encode_image(batch.to(model.device, non_blocking=True)).float().cpu())
     return torch.cat(out)
 
 
 @torch.no_grad()
 def encode_texts(model: ContrastiveModel, texts: list[str], batch_size: int = 1024) -> torch.Tensor:
-    """``(len(texts), D)`` caption features, on the CPU."""
+    """``(len(texts), D)`` caption features, on the CPU, in float32 (as :func:`encode_images`)."""
     model.eval()
     out = []
     for start in range(0, len(texts), batch_size):
-        with autocast(model.device):
-            out.append(model.encode_text(model.tokenize(texts[start:start + batch_size])).float().cpu())
+        out.append(model.encode_text(model.tokenize(texts[start:start + batch_size])).float().cpu())
     return torch.cat(out)
 
 

@@ -253,3 +253,26 @@ def test_clips_logit_scale_is_not_clamped_at_the_value_it_starts_from() -> None:
         model.after_step()
     assert clip.logit_scale.item() == pytest.approx(150.0)
     assert toy.logit_scale.item() == pytest.approx(100.0)
+
+
+# --- evaluation features in float32, whatever the training precision --------------------------
+
+def test_evaluation_encodes_in_float32_even_where_training_uses_autocast(monkeypatch) -> None:
+    """Training runs in bf16 autocast on a GPU; evaluation must not (the paper evaluates in fp32).
+    The CPU stands in for the GPU: the autocast context the loop uses is made a CPU bf16 one, and
+    the evaluated features must equal a plain float32 forward exactly."""
+    import svl_lib.evaluation as evaluation
+    import svl_lib.training as training
+
+    bf16 = lambda device: torch.autocast("cpu", dtype=torch.bfloat16)  # noqa: E731
+    monkeypatch.setattr(training, "autocast", bf16)
+    monkeypatch.setattr(evaluation, "autocast", bf16, raising=False)
+    split = ToyWorld(n_train=8, n_val=1, n_test=8).split("test")
+    model = build_model(ExperimentConfig(), ToyWorld(n_train=8, n_val=1, n_test=8).split("train"))
+    texts = [c for caps in split.captions for c in caps]
+    with torch.no_grad():
+        model.eval()
+        plain = model.encode_text(model.tokenize(texts))
+    assert torch.equal(evaluation.encode_texts(model, texts), plain)
+    with torch.autocast("cpu", dtype=torch.bfloat16), torch.no_grad():
+        assert not torch.equal(model.encode_text(model.tokenize(texts)).float(), plain)  # bf16 differs
