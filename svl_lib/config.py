@@ -115,6 +115,9 @@ class ExperimentConfig:
     # lr_step_epochs epochs (the paper's VSE++: 15)
     lr_schedule: str = "cosine"
     lr_step_epochs: int = 15
+    # several processes: batch norm over the global batch (SyncBatchNorm; the VSE++ grids' ResNet)
+    # instead of each process's shard; no effect in one process
+    sync_batchnorm: bool = False
     # evaluation and placement (not part of the run's identity)
     eval_split: str = "test"
     eval_conditions: tuple[str, ...] = tuple(CONDITIONS)

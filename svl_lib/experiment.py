@@ -67,6 +67,14 @@ def build_data(config: ExperimentConfig) -> RunData:
     return RunData(train_split, eval_split, banks, train_injector, eval_injector)
 
 
+def for_processes(model: ContrastiveModel, config: ExperimentConfig) -> ContrastiveModel:
+    """With several processes and ``config.sync_batchnorm``, the model's batch norms normalise
+    over the global batch (``SyncBatchNorm``, same parameters and state_dict keys); else as is."""
+    if config.sync_batchnorm and launched():
+        return torch.nn.SyncBatchNorm.convert_sync_batchnorm(model)
+    return model
+
+
 def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwrite: bool = False,
                    resume: bool = False, progress: bool | None = None) -> dict[str, Any]:
     """Train and evaluate one configuration; write and return its metrics.
@@ -105,7 +113,8 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     # unknown model, weights that cannot be had or a batch larger than the split fail first
     seed_everything(config.seed)
     model = (build_model(config, data.train) if config.init_from is None
-             else initial_model(config, out)).to(device)
+             else initial_model(config, out))
+    model = for_processes(model, config).to(device)
     dataset = CaptionDataset(data.train, data.train_injector, *model.image_transform(train=True),
                              seed=config.seed)
     if len(dataset) < config.batch_size:

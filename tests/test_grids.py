@@ -29,6 +29,18 @@ def test_every_grid_is_valid_at_every_point(name, tmp_path) -> None:
         assert {config.model for _, config in plan} == {name.split("_")[0]}
 
 
+def test_the_reference_settings_per_grid(tmp_path) -> None:
+    """Unique ids rotate every epoch except in the reference's COCO configs of the VSE++
+    shortcuts, CLIP LTD and VSE++ IFM experiments; the VSE++ ResNet uses SyncBatchNorm."""
+    fixed = {"vse_shortcuts", "clip_ltd", "vse_ifm"}
+    for name in grid_names():
+        if not name.startswith(("clip", "vse")):
+            continue
+        for _, config in load_grid(name).plan(tmp_path / name):
+            assert config.shortcut_rotate == (name not in fixed or config.dataset != "coco"), name
+            assert config.sync_batchnorm == (config.model == "vse"), name
+
+
 def test_the_shipped_grids_are_the_expected_ones() -> None:
     assert set(grid_names()) == set(EXPECTED)
     with pytest.raises(ValueError, match="no grid 'nope'"):

@@ -276,3 +276,23 @@ def test_evaluation_encodes_in_float32_even_where_training_uses_autocast(monkeyp
     assert torch.equal(evaluation.encode_texts(model, texts), plain)
     with torch.autocast("cpu", dtype=torch.bfloat16), torch.no_grad():
         assert not torch.equal(model.encode_text(model.tokenize(texts)).float(), plain)  # bf16 differs
+
+
+# --- SyncBatchNorm for the ResNet tower on several GPUs ----------------------------------------
+
+def test_sync_batchnorm_converts_the_batch_norms_only_with_several_processes(monkeypatch) -> None:
+    import svl_lib.experiment as experiment
+
+    def n_sync(model: torch.nn.Module) -> int:
+        return sum(isinstance(m, torch.nn.SyncBatchNorm) for m in model.modules())
+
+    config = ExperimentConfig(dataset="coco", model="vse", arch="tiny", embed_dim=32)
+    model = build_model(config, tiny_corpus())
+    keys = set(model.state_dict())
+    assert n_sync(experiment.for_processes(model, config.replace(sync_batchnorm=True))) == 0  # one process
+    monkeypatch.setattr(experiment, "launched", lambda: True)
+    assert n_sync(experiment.for_processes(model, config)) == 0  # not asked for
+    converted = experiment.for_processes(model, config.replace(sync_batchnorm=True))
+    n_bn = sum(isinstance(m, torch.nn.BatchNorm2d) for m in build_model(config, tiny_corpus()).modules())
+    assert n_bn > 0 and n_sync(converted) == n_bn
+    assert set(converted.state_dict()) == keys  # model.pt loads into a one-process model
