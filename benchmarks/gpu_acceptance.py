@@ -1,0 +1,284 @@
+"""GPU acceptance run of the real-data path: no download, about 5 minutes on one H200-class GPU.
+
+It writes a few thousand 640x480 JPEGs with captions in the Karpathy format (toy scenes scaled up,
+with pixel noise so that they decode like photos), then, through the real training loop
+(:func:`svl_lib.experiment.run_experiment`, DataLoader workers, unique shortcuts):
+
+* trains CLIP RN50 (open_clip, random init) in bf16 autocast + channels-last and in fp32 with TF32
+  off, and VSE++ (ResNet-152 + GRU, random init) in bf16;
+* measures the synthetic upper bound of CLIP RN50 (random tensors on the GPU, no data loading;
+  ``benchmarks/bench_gpu.py``) in fp32 (TF32 off) and in bf16 + channels-last;
+* SIGKILLs a training subprocess (checkpoint every 3 steps) in the middle of an epoch, resumes it
+  and compares its per-step losses and final metrics with an uninterrupted run (deterministic
+  algorithms and no cuDNN autotuning, in all three subprocesses);
+* checks that the VSE++ GRU returns float32 under bf16 autocast;
+* encodes 5,000 images + 25,000 captions with :mod:`svl_lib.evaluation`;
+
+and prints one table and the goals with PASS/FAIL: bf16 + channels-last at least 2x the fp32
+images/s of CLIP RN50 at batch 256 (synthetic); images/s of the real loop (bf16) within 10% of
+the synthetic bf16 rate. Exit status 1 when a goal fails.
+
+How to run it on a GPU machine without network (Python 3.12 with torch, torchvision, timm,
+scikit-learn, pandas, matplotlib, seaborn; open_clip, ftfy and mlxtend travel as wheels). Once, on
+a machine with network, in the repository root (``.wheels/`` is git-ignored; all four are
+pure-Python wheels)::
+
+    python -m pip download --no-deps --only-binary=:all: -d .wheels \\
+        open_clip_torch==3.3.0 ftfy==6.3.1 wcwidth==0.9.4 mlxtend==0.25.0
+
+then, on the GPU machine, in the repository root with ``.wheels/`` copied beside it::
+
+    python3 -m pip install -q --no-index --no-deps --target /tmp/site .wheels/*.whl && \\
+    PYTHONPATH=/tmp/site:. HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 python3 benchmarks/gpu_acceptance.py
+
+Smoke run on a CPU (tiny models, a few dozen small images, a few steps; goals not judged)::
+
+    python benchmarks/gpu_acceptance.py --smoke
+"""
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import zlib
+from multiprocessing import Pool
+from pathlib import Path
+from unittest import mock
+
+import numpy as np
+import torch
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bench_gpu import train_steps  # noqa: E402  (the synthetic upper bound)
+
+from svl_lib.config import ExperimentConfig  # noqa: E402
+from svl_lib.data.karpathy import read_karpathy  # noqa: E402
+from svl_lib.data.toy import ToyWorld, export_karpathy  # noqa: E402
+from svl_lib.evaluation import encode_conditions  # noqa: E402
+from svl_lib.experiment import load_model, run_experiment  # noqa: E402
+from svl_lib.models import build_model  # noqa: E402
+from svl_lib.objectives import Objective  # noqa: E402
+
+ROWS = ("data", "synthetic fp32", "synthetic bf16", "bf16/fp32 synthetic", "loop CLIP bf16",
+        "loop CLIP fp32", "bf16/fp32 loop", "loop/synthetic bf16", "loop VSE++ bf16",
+        "resume after kill", "GRU dtype", "encode")
+
+CHILD = """
+import json, os, signal, sys, torch
+from svl_lib.config import ExperimentConfig
+from svl_lib.experiment import run_experiment
+from svl_lib.objectives import Objective
+torch.use_deterministic_algorithms(True, warn_only=True)
+kill_at, calls, original = int(sys.argv[3]), [0], Objective.after_step
+def after_step(self):  # SIGKILL inside step kill_at (1-based), before its record is written
+    calls[0] += 1
+    if calls[0] == kill_at:
+        os.kill(os.getpid(), signal.SIGKILL)
+    original(self)
+Objective.after_step = after_step
+run_experiment(ExperimentConfig.from_dict(json.loads(sys.argv[1])), sys.argv[2], resume=True,
+               progress=False)
+"""
+
+
+def _photo(path: str) -> None:
+    """Rewrite one JPEG as a 640x480 photo-like JPEG (upscaled, with pixel noise, quality 90)."""
+    image = Image.open(path).convert("RGB").resize((640, 480), Image.Resampling.BILINEAR)
+    rng = np.random.default_rng(zlib.crc32(path.encode()))
+    pixels = np.asarray(image, dtype=np.int16) + rng.integers(-12, 13, (480, 640, 3), dtype=np.int16)
+    Image.fromarray(np.clip(pixels, 0, 255).astype(np.uint8)).save(path, quality=90)
+
+
+def gib(value: float) -> str:
+    """Peak GPU memory for the table (``-`` on a CPU)."""
+    return "-" if value != value else f"{value:.1f} GiB"
+
+
+def write_dataset(root: Path, n_train: int, n_val: int, n_test: int, workers: int) -> Path:
+    """A COCO-layout Karpathy dataset of 640x480 JPEGs under ``root``; returns ``root``."""
+    export_karpathy(ToyWorld(n_train, n_val, n_test, image_size=64, seed=0), root, dataset="coco")
+    with Pool(max(1, workers)) as pool:
+        pool.map(_photo, [str(p) for p in sorted((root / "images").rglob("*.jpg"))], chunksize=32)
+    return root
+
+
+@contextlib.contextmanager
+def strict_fp32():
+    """fp32 as a baseline: TF32 off for matrix products and cuDNN convolutions."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
+
+
+def loop_run(config: ExperimentConfig, out: Path, warmup: int, bf16: bool = True) -> dict:
+    """Train ``config`` through :func:`run_experiment`; images/s and mean step time after
+    ``warmup`` steps (timed at each step's end), peak GPU memory. ``bf16=False``: fp32, TF32 off."""
+    times: list[float] = []
+    original = Objective.after_step
+
+    def timed(self):
+        original(self)
+        times.append(time.perf_counter())
+    cuda = torch.cuda.is_available() and config.device != "cpu"
+    if cuda:
+        torch.cuda.reset_peak_memory_stats()
+    precision = (contextlib.nullcontext() if bf16 else
+                 mock.patch("svl_lib.training.autocast", lambda device: contextlib.nullcontext()))
+    with mock.patch.object(Objective, "after_step", timed), precision, \
+            (contextlib.nullcontext() if bf16 else strict_fp32()):
+        metrics = run_experiment(config, out, progress=False)
+    if cuda:
+        torch.cuda.synchronize()
+    skip = min(warmup, len(times) - 2)
+    seconds = (times[-1] - times[skip]) / (len(times) - 1 - skip)
+    return {"rate": config.batch_size / seconds, "step_ms": 1000 * seconds, "steps": len(times),
+            "peak": torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan"),
+            "rsum": metrics["eval"]["clean"]["rsum"]}
+
+
+def resume_check(config: ExperimentConfig, tmp: Path, kill_at: int) -> tuple[bool, str]:
+    """Uninterrupted run vs a run SIGKILLed in step ``kill_at`` and resumed, each in a subprocess."""
+    env = {**os.environ, "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
+
+    def child(out: Path, kill: int) -> int:
+        args = [sys.executable, "-c", CHILD, json.dumps(config.to_dict()), str(out), str(kill)]
+        return subprocess.run(args, env=env).returncode
+    if child(tmp / "straight", 0) != 0:
+        return False, "the uninterrupted run failed"
+    if child(tmp / "killed", kill_at) != -signal.SIGKILL:
+        return False, "the run to kill was not killed"
+    if child(tmp / "killed", 0) != 0:
+        return False, "the resumed run failed"
+    losses = [[json.loads(line)["loss"] for line in (tmp / run / "history.jsonl").read_text().splitlines()]
+              for run in ("straight", "killed")]
+    metrics = [json.loads((tmp / run / "metrics.json").read_text()) for run in ("straight", "killed")]
+    same = losses[0] == losses[1] and metrics[0]["eval"] == metrics[1]["eval"]
+    delta = max((abs(a - b) for a, b in zip(*losses)), default=float("nan"))
+    return same, (f"resumed from step {metrics[1]['resumed_from_step']}: "
+                  + ("losses and metrics identical" if same else
+                     f"differ (max |d loss| {delta:.2e}, {len(losses[1])} vs {len(losses[0])} steps)"))
+
+
+def gru_dtype(config: ExperimentConfig, device: torch.device) -> str:
+    """The dtype of the VSE++ GRU's hidden state when the model runs under bf16 autocast."""
+    model = build_model(config, ToyWorld(20, 1, 1).split("train")).to(device)
+    seen: list[torch.dtype] = []
+    model.text_encoder.gru.register_forward_hook(lambda m, i, out: seen.append(out[1].dtype))
+    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16):
+        model.encode_text(model.tokenize(["a red circle on a blue background 1 2 3"] * 4))
+    return str(seen[0]).removeprefix("torch.")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="tiny models, few small images, CPU")
+    parser.add_argument("--train-images", type=int, default=4096)
+    parser.add_argument("--eval-images", type=int, default=5000, help="encoded: x5 captions")
+    parser.add_argument("--clip-epochs", type=int, default=3, help="bf16 (fp32: one epoch)")
+    parser.add_argument("--clip-batch", type=int, default=256)
+    parser.add_argument("--vse-batch", type=int, default=128)
+    parser.add_argument("--synthetic-steps", type=int, default=20)
+    parser.add_argument("--workers", type=int, default=16)
+    parser.add_argument("--warmup", type=int, default=10, help="loop steps left out of the rates")
+    args = parser.parse_args()
+    if args.smoke:
+        args.train_images, args.eval_images, args.clip_epochs = 16, 20, 1
+        args.clip_batch = args.vse_batch = 8
+        args.synthetic_steps, args.workers, args.warmup = 2, 2, 1
+    device = torch.device("cpu" if args.smoke else "cuda")
+    clip_arch, vse_arch = ("tiny", "tiny") if args.smoke else ("RN50", "resnet152")
+    name = "CPU (smoke)" if args.smoke else torch.cuda.get_device_name(device)
+    print(f"device: {name}; torch {torch.__version__}; {args.workers} DataLoader workers")
+    table: dict[str, str] = {}
+    goals: list[tuple[str, bool]] = []
+    with tempfile.TemporaryDirectory() as tmp_name:
+        tmp = Path(tmp_name)
+        started = time.perf_counter()
+        root = write_dataset(tmp / "coco", args.train_images, 20, args.eval_images, args.workers)
+        table["data"] = (f"{args.train_images + 20 + args.eval_images} 640x480 JPEGs in "
+                         f"{time.perf_counter() - started:.0f} s")
+
+        synthetic = {}
+        for bf16 in (False, True):
+            clip = build_model(ExperimentConfig(dataset="coco", model="clip", arch=clip_arch)).to(device)
+            with contextlib.nullcontext() if bf16 else strict_fp32():
+                rate, peak = train_steps(clip, device, args.clip_batch, args.synthetic_steps, bf16, 2e-5)
+            synthetic[bf16] = rate
+            table[f"synthetic {'bf16' if bf16 else 'fp32'}"] = (
+                f"CLIP {clip_arch} batch {args.clip_batch}: {rate:.0f} images/s, "
+                f"{1000 * args.clip_batch / rate:.0f} ms/step, peak {gib(peak)}")
+            del clip
+        ratio = synthetic[True] / synthetic[False]
+        table["bf16/fp32 synthetic"] = f"{ratio:.2f}x"
+        goals.append((f"bf16 + channels-last >= 2x fp32 images/s, CLIP {clip_arch} batch "
+                      f"{args.clip_batch} (synthetic): {ratio:.2f}x", ratio >= 2))
+
+        common = dict(dataset="coco", data_root=str(root), pretrained="", shortcut_mode="unique",
+                      probes=False, eval_split="val", eval_conditions=("clean",),
+                      num_workers=args.workers, device=str(device))
+        clip_config = ExperimentConfig(**common, model="clip", arch=clip_arch, lr=1e-4,
+                                       batch_size=args.clip_batch, epochs=args.clip_epochs)
+        loop = {}
+        for bf16 in (True, False):
+            config = clip_config if bf16 else clip_config.replace(epochs=1)
+            loop[bf16] = r = loop_run(config, tmp / f"clip_{bf16}", args.warmup, bf16)
+            table[f"loop CLIP {'bf16' if bf16 else 'fp32'}"] = (
+                f"{r['steps']} steps: {r['rate']:.0f} images/s, {r['step_ms']:.0f} ms/step, "
+                f"peak {gib(r['peak'])}")
+        table["bf16/fp32 loop"] = f"{loop[True]['rate'] / loop[False]['rate']:.2f}x"
+        fed = loop[True]["rate"] / synthetic[True]
+        table["loop/synthetic bf16"] = f"{fed:.2f}"
+        goals.append((f"real loop (JPEG files, {args.workers} workers, bf16) within 10% of the "
+                      f"synthetic bf16 images/s: {fed:.2f}", fed >= 0.9))
+
+        vse_config = ExperimentConfig(**common, model="vse", arch=vse_arch, embed_dim=1024, lr=2e-4,
+                                      batch_size=args.vse_batch, epochs=1)
+        r = loop_run(vse_config, tmp / "vse", args.warmup)
+        table["loop VSE++ bf16"] = (f"{vse_arch}, batch {args.vse_batch}, {r['steps']} steps: "
+                                    f"{r['rate']:.0f} images/s, {r['step_ms']:.0f} ms/step, "
+                                    f"peak {gib(r['peak'])}")
+
+        n_small = 16 if args.smoke else 128  # x5 captions / 10 steps per epoch = the batch
+        small = write_dataset(tmp / "small", n_small, 20, 20, args.workers)
+        resume_config = clip_config.replace(data_root=str(small), epochs=2, checkpoint_every=3,
+                                            batch_size=n_small // 2, num_workers=min(args.workers, 4))
+        same, text = resume_check(resume_config, tmp / "resume", kill_at=14)
+        table["resume after kill"] = f"CLIP {clip_arch}, 10 steps/epoch, kill in step 14: {text}"
+        goals.append(("resume after SIGKILL equals the uninterrupted run", same))
+
+        dtype = gru_dtype(vse_config, device)
+        table["GRU dtype"] = f"VSE++ GRU hidden state under bf16 autocast: {dtype}"
+        goals.append((f"VSE++ GRU runs in float32 under autocast: {dtype}", dtype == "float32"))
+
+        model = load_model(tmp / "clip_True", device)
+        corpus = read_karpathy(root / "dataset_coco.json", root / "images", "test")
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        started = time.perf_counter()
+        encode_conditions(model, corpus, None, ("clean",), *model.image_transform(),
+                          num_workers=args.workers)
+        seconds = time.perf_counter() - started
+        table["encode"] = (f"{corpus.n_images} images + {sum(map(len, corpus.captions))} captions: "
+                           f"{seconds:.1f} s ({corpus.n_images / seconds:.0f} images/s)")
+
+    width = max(map(len, ROWS))
+    print("\n".join(f"{row:<{width}}  {table[row]}" for row in ROWS))
+    print("goals" + (" (not judged in a smoke run)" if args.smoke else ""))
+    for text, ok in goals:
+        print(f"  {'PASS' if ok else 'FAIL'}  {text}")
+    if not args.smoke and not all(ok for _, ok in goals):
+        sys.exit(1)
+
+
+if __name__ == "__main__":
+    main()
