@@ -60,6 +60,18 @@ class TrainSettings:
     checkpoint_every: int = 0  # also save the training state every N steps (0: at epoch ends only)
     image_lr_scale: float = 1.0  # the rate of a parameter group named "image" is lr x this
     num_workers: int = 0  # DataLoader worker processes
+    log_every: int = 0  # records made every N steps (one GPU sync each); 0: 1 on a CPU, 50 on a GPU
+
+
+GPU_LOG_EVERY = 50  # the default of ``log_every`` on a GPU
+
+
+def tune_cudnn(device: torch.device) -> None:
+    """On a GPU let cuDNN time its convolution algorithms and keep the fastest
+    (``cudnn.benchmark``), unless deterministic algorithms were asked for
+    (``torch.use_deterministic_algorithms``): autotuning can pick different algorithms per run."""
+    if device.type == "cuda" and not torch.are_deterministic_algorithms_enabled():
+        torch.backends.cudnn.benchmark = True
 
 
 def warmup_cosine(step: int, warmup: int, total: int) -> float:
@@ -143,7 +155,8 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
           on_epoch_end: Callable[[int], None] | None = None) -> list[dict]:
     """Train in place; return this call's history, one record per step
     (``step, epoch, loss, logit_scale, lr`` and the objective's logged parts), each also passed
-    to ``on_step``.
+    to ``on_step``. Records are made every ``log_every`` steps (one GPU sync for all of them, not
+    one per step), and always before ``on_epoch_end``, before a state is saved and at the end.
 
     With ``state_path``, the full training state (model, objective, optimiser, scheduler, the
     shuffle generator at the start of the epoch, the step, the RNG states) is saved there
@@ -198,6 +211,23 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
     show = (show_progress() if progress is None else progress) and rank == 0
     bar = tqdm(total=total, initial=step, disable=not show, desc="training", leave=False)
     cuda = model.device.type == "cuda"
+    tune_cudnn(model.device)
+    log_every = settings.log_every or (GPU_LOG_EVERY if cuda else 1)
+    pending: list[tuple[dict, torch.Tensor]] = []  # records waiting for their loss and scale
+
+    def flush() -> None:
+        """Make the pending records (one transfer of their losses and scales)."""
+        if not pending:
+            return
+        values = torch.stack([pair for _, pair in pending]).tolist()
+        for (record, _), (loss_value, scale_value) in zip(pending, values):
+            record.update(loss=loss_value, logit_scale=scale_value)
+            history.append(record)
+            if on_step is not None:
+                on_step(record)
+        bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", epoch=history[-1]["epoch"])
+        pending.clear()
+
     layout = torch.channels_last if cuda else torch.preserve_format  # faster convolutions on GPUs
     if cuda:
         model.to(memory_format=layout)
@@ -228,15 +258,16 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
             model.after_step()
             scheduler.step()
             objective.after_step()
-            record = {"step": step, "epoch": epoch, "loss": loss.item(),
-                      "logit_scale": scale.item(), "lr": lr, **parts}
-            history.append(record)
-            if on_step is not None:
-                on_step(record)
+            record = {"step": step, "epoch": epoch, "loss": None, "logit_scale": None, "lr": lr, **parts}
+            pending.append((record, torch.stack([loss.detach().float(), scale.detach().float()])))
             bar.update(1)
-            bar.set_postfix(loss=f"{record['loss']:.3f}", epoch=epoch)
             step += 1
-            if step % steps_per_epoch == 0 and on_epoch_end is not None and rank == 0:
+            end_of_epoch = step % steps_per_epoch == 0
+            saving = state_path is not None and rank == 0 and (
+                end_of_epoch or (settings.checkpoint_every and step % settings.checkpoint_every == 0))
+            if step % log_every == 0 or end_of_epoch or saving:
+                flush()
+            if end_of_epoch and on_epoch_end is not None and rank == 0:
                 on_epoch_end(epoch)  # before the epoch's state: a resume never repeats it
                 model.train()
             if state_path is None or rank != 0:
