@@ -13,9 +13,11 @@ import numpy as np
 import torch
 from PIL import Image
 from torch.utils.data import Dataset
+from torchvision import transforms
 
 from ..shortcuts import ShortcutInjector
 from .corpus import Corpus
+from .karpathy import JpegFiles
 
 PrepareFn = Callable[[Image.Image], Image.Image]
 TensorFn = Callable[[Image.Image], torch.Tensor]
@@ -28,6 +30,27 @@ def to_tensor(image: Image.Image) -> torch.Tensor:
     if image.mode != "RGB":
         image = image.convert("RGB")
     return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).permute(2, 0, 1)
+
+
+def decode_side(prepare: PrepareFn | None) -> int | None:
+    """The shorter side an image may be decoded at for ``prepare``: the size of the torchvision
+    ``Resize`` (of the shorter side, to an int) that ``prepare`` starts with (CLIP's and VSE++'s
+    evaluation transforms); ``None`` (full size) for anything else, e.g. a random crop of the full
+    image or the toy models' square resize."""
+    first = prepare.transforms[0] if isinstance(prepare, transforms.Compose) else prepare
+    if not isinstance(first, transforms.Resize) or first.max_size is not None:
+        return None
+    size = first.size
+    if isinstance(size, (list, tuple)):
+        size = size[0] if len(size) == 1 else None
+    return size if isinstance(size, int) else None
+
+
+def load_image(corpus: Corpus, i: int, side: int | None) -> Image.Image:
+    """Image ``i`` of ``corpus``; JPEG files are decoded at a reduced size (:class:`JpegFiles`)
+    when ``side`` allows it."""
+    loader = corpus.load_image
+    return loader.load(i, side) if isinstance(loader, JpegFiles) else loader(i)
 
 
 class ResizeTo:
@@ -67,6 +90,7 @@ class CaptionDataset(Dataset):
         self.corpus, self.injector, self.prepare, self.tensor = corpus, injector, prepare, tensor
         self.items = corpus.caption_index()
         self.epoch, self.seed = 0, seed
+        self.side = decode_side(prepare)
 
     def set_epoch(self, epoch: int) -> None:
         """Unique ids rotate and bits are re-drawn per epoch; the loop calls this every epoch."""
@@ -77,7 +101,7 @@ class CaptionDataset(Dataset):
 
     def __getitem__(self, n: int) -> tuple[torch.Tensor, str, int]:
         i, k = self.items[n]
-        image = self.corpus.load_image(i)
+        image = load_image(self.corpus, i, self.side)
         if isinstance(self.prepare, RandomTransform):
             image = self.prepare(image, (self.seed, self.epoch, n))
         elif self.prepare is not None:
@@ -95,12 +119,13 @@ class EvalImages(Dataset):
     def __init__(self, corpus: Corpus, injector: ShortcutInjector | None,
                  prepare: PrepareFn | None = None, tensor: TensorFn = to_tensor):
         self.corpus, self.injector, self.prepare, self.tensor = corpus, injector, prepare, tensor
+        self.side = decode_side(prepare)
 
     def __len__(self) -> int:
         return self.corpus.n_images
 
     def __getitem__(self, i: int) -> torch.Tensor:
-        image = self.corpus.load_image(i)
+        image = load_image(self.corpus, i, self.side)
         if self.prepare is not None:
             image = self.prepare(image)
         if self.injector is not None:
