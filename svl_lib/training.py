@@ -135,6 +135,24 @@ def epoch_batches(n_items: int, batch_size: int, generator: torch.Generator) -> 
     return order[: n_batches * batch_size].view(n_batches, batch_size).tolist()
 
 
+class EpochBatches:
+    """The DataLoader batch sampler of the loop: the batches set for the current epoch, each item
+    as ``(epoch, n)``, so that persistent workers (whose copy of the dataset keeps the epoch it
+    was made in) load each epoch's items."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[tuple[int, int]]] = []
+
+    def set(self, epoch: int, batches: list[list[int]]) -> None:
+        self.batches = [[(epoch, n) for n in batch] for batch in batches]
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)
+
+
 def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     """bf16 autocast on a GPU, nothing on a CPU."""
     if device.type == "cuda":
@@ -164,7 +182,8 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
     readable state found there at the start is resumed: training continues with the next step
     exactly as if never cut off (the batches of an epoch are re-drawn from the saved generator
     and the done ones skipped; augmentations are seeded per item). On a GPU the forward pass runs
-    in bf16 autocast, with the model and images in channels-last memory format. In a process group (:mod:`svl_lib.distributed`) each process trains on its
+    in bf16 autocast, with the model and images in channels-last memory format. DataLoader
+    workers are started once and kept across epochs (each item is indexed ``(epoch, n)``). In a process group (:mod:`svl_lib.distributed`) each process trains on its
     shard of every global batch of ``batch_size`` items, the model (and an objective with
     parameters) in DistributedDataParallel; only rank 0 saves states and shows progress.
     ``on_epoch_end(epoch)`` runs (on rank 0) after each epoch's last step, before its state is saved.
@@ -236,12 +255,16 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
         ids = [model.device.index] if cuda else None
         forward = DistributedDataParallel(model, device_ids=ids)
         loss_of = DistributedDataParallel(objective, device_ids=ids) if extra else objective
-    for epoch in range(step // steps_per_epoch, settings.epochs):
+    sampler, workers, first_epoch = EpochBatches(), settings.num_workers, step // steps_per_epoch
+    loader = DataLoader(dataset, batch_sampler=sampler, num_workers=workers, pin_memory=cuda,
+                        persistent_workers=workers > 0)  # workers started once, not every epoch
+    for epoch in range(first_epoch, settings.epochs):
         epoch_generator = generator.get_state()
         batches = shard(epoch_batches(len(dataset), settings.batch_size, generator), rank, world)
         dataset.set_epoch(epoch)
-        loader = DataLoader(dataset, batch_sampler=batches[step - epoch * steps_per_epoch:],
-                            num_workers=settings.num_workers, pin_memory=cuda)
+        sampler.set(epoch, batches[step - epoch * steps_per_epoch:])
+        if workers and epoch > first_epoch:  # the draw of the workers' base seed that a new
+            torch.empty((), dtype=torch.int64).random_()  # loader makes: torch's RNG as with one per epoch
         model.train()
         for images, captions, _ in loader:
             captions = list(captions)

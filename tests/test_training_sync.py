@@ -1,5 +1,8 @@
 """The loop's records are made every ``log_every`` steps (one GPU sync for all of them) with the
-values a record made every step has; cuDNN autotuning on GPUs unless determinism was asked for."""
+values a record made every step has; cuDNN autotuning on GPUs unless determinism was asked for;
+DataLoader workers kept across epochs."""
+import os
+
 import pytest
 import torch
 
@@ -51,3 +54,35 @@ def test_cudnn_autotuning_on_gpus_only_and_not_under_deterministic_algorithms() 
     finally:
         torch.use_deterministic_algorithms(False)
         torch.backends.cudnn.benchmark = saved
+
+
+class LoggedDataset(CaptionDataset):
+    """Writes ``epoch pid`` for every item it loads to the file ``log``."""
+
+    log = None
+
+    def __getitem__(self, n):
+        epoch = n[0] if isinstance(n, tuple) else self.epoch
+        with open(self.log, "a") as f:
+            f.write(f"{epoch} {os.getpid()}\n")
+        return super().__getitem__(n)
+
+
+def _worker_run(workers: int, log) -> list[dict]:
+    corpus = ToyWorld(40, 4, 8, seed=0).split("train")
+    torch.manual_seed(0)
+    model = build_model(ExperimentConfig(n_train=40, n_val=4, n_test=8, embed_dim=16), corpus)
+    dataset = LoggedDataset(corpus)
+    dataset.log = log
+    settings = TrainSettings(epochs=2, batch_size=32, lr=1e-3, num_workers=workers)
+    return train(model, dataset, settings, progress=False)
+
+
+@pytest.mark.slow
+def test_persistent_workers_load_every_epoch_and_change_no_result(tmp_path) -> None:
+    in_process = _worker_run(0, tmp_path / "main.log")
+    in_worker = _worker_run(1, tmp_path / "worker.log")
+    assert in_worker == in_process
+    seen = [line.split() for line in (tmp_path / "worker.log").read_text().splitlines()]
+    assert {epoch for epoch, _ in seen} == {"0", "1"}  # the worker got each item's epoch
+    assert len({pid for _, pid in seen}) == 1 and seen[0][1] != str(os.getpid())  # one worker, kept

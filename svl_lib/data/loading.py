@@ -82,8 +82,10 @@ class RandomTransform:
 
 
 class CaptionDataset(Dataset):
-    """Items ``(image (3, H, W) float, caption str, image_index int)``; call :meth:`set_epoch`.
-    A :class:`RandomTransform` ``prepare`` is keyed by ``(seed, epoch, item)``."""
+    """Items ``(image (3, H, W) float, caption str, image_index int)``; call :meth:`set_epoch`, or
+    index with ``(epoch, n)`` (what the training loop's persistent DataLoader workers get: their
+    copy of the dataset keeps the epoch it was made in). A :class:`RandomTransform` ``prepare`` is
+    keyed by ``(seed, epoch, item)``."""
 
     def __init__(self, corpus: Corpus, injector: ShortcutInjector | None = None,
                  prepare: PrepareFn | None = None, tensor: TensorFn = to_tensor, seed: int = 0):
@@ -99,16 +101,17 @@ class CaptionDataset(Dataset):
     def __len__(self) -> int:
         return len(self.items)
 
-    def __getitem__(self, n: int) -> tuple[torch.Tensor, str, int]:
+    def __getitem__(self, n: int | tuple[int, int]) -> tuple[torch.Tensor, str, int]:
+        epoch, n = n if isinstance(n, tuple) else (self.epoch, n)
         i, k = self.items[n]
         image = load_image(self.corpus, i, self.side)
         if isinstance(self.prepare, RandomTransform):
-            image = self.prepare(image, (self.seed, self.epoch, n))
+            image = self.prepare(image, (self.seed, epoch, n))
         elif self.prepare is not None:
             image = self.prepare(image)
         caption = self.corpus.captions[i][k]
         if self.injector is not None:
-            image, caption, _ = self.injector(image, caption, i, self.epoch, k)
+            image, caption, _ = self.injector(image, caption, i, epoch, k)
         return self.tensor(image), caption, i
 
 
