@@ -151,22 +151,30 @@ def test_notebook_05_sweeps_ifm_epsilon(tmp_path, monkeypatch) -> None:
 
 @pytest.mark.notebook
 def test_notebook_06_runs_the_real_pipeline_on_the_stand_in(tmp_path, monkeypatch) -> None:
-    """Without COCO or a GPU, notebook 06 says so first and runs the stand-in: tiny CLIP runs on
-    the 224-px toy world in COCO's layout, evaluated under both COCO protocols."""
+    """Without COCO or a GPU, notebook 06 says so first and runs the stand-in: the toy CNN + GRU on
+    the 224-px toy world in COCO's layout, read through the coco dataset code, evaluated under both
+    COCO protocols. The stand-in shows the collapse: the unique-shortcut model uses the shortcut and
+    keeps less than half of the baseline's clean RSUM. Measured (committed run): baseline clean
+    273.6; unique shortcut 29.4 clean, 147.6 with the shortcut; chance 31.6."""
     monkeypatch.setenv("SVL_FIGURES_DIR", str(tmp_path / "figures"))
     monkeypatch.setenv("SVL_DATA_DIR", str(tmp_path / "no-data"))
     executed = execute("06_real_images.ipynb", tmp_path)
     first = next("".join(o.get("text", "")) for c in executed["cells"] for o in c.get("outputs", []))
     assert first.startswith("Stand-in (no coco under $SVL_DATA_DIR/coco")
     runs = runs_dir() / "06_real_images"
+    results = {}
     for name in ("baseline", "unique_shortcut"):
-        run, = [p for p in runs.glob(f"{name}-*")  # the default stand-in has 400 training images
-                if json.loads((p / "config.json").read_text())["data_root"].endswith("coco-400")]
-        config, result = json.loads((run / "config.json").read_text()), metrics(run)
-        assert (config["dataset"], config["model"], config["arch"]) == ("coco", "clip", "tiny")
-        assert set(result["eval"]) == set(result["eval_5fold"]) == {
+        configs = {p: json.loads((p / "config.json").read_text()) for p in runs.glob(f"{name}-*")}
+        run, = [p for p, c in configs.items()  # the default stand-in has 400 training images
+                if c["data_root"].endswith("coco-400") and c["epochs"] > 1]
+        config, results[name] = configs[run], metrics(run)
+        assert (config["dataset"], config["model"], config["image_size"]) == ("coco", "toy", 32)
+        assert set(results[name]["eval"]) == set(results[name]["eval_5fold"]) == {
             "clean", "shortcut", "image_only", "caption_only"}
-        assert result["chance"]["rsum"] < result["eval"]["clean"]["rsum"] <= 600
+    base, short = results["baseline"]["eval"], results["unique_shortcut"]["eval"]
+    assert base["clean"]["rsum"] > 4 * results["baseline"]["chance"]["rsum"]
+    assert short["clean"]["rsum"] < 0.5 * base["clean"]["rsum"]
+    assert short["shortcut"]["rsum"] > 3 * short["clean"]["rsum"]
     assert "06_shortcut_on_photos.png" in {p.name for p in (tmp_path / "figures").iterdir()}
 
 
