@@ -20,13 +20,14 @@ the synthetic bf16 rate. Exit status 1 when a goal fails.
 
 How to run it on a GPU machine without network (Python 3.12 with torch, torchvision, timm,
 scikit-learn, pandas, matplotlib, seaborn; open_clip, ftfy and mlxtend travel as wheels). Once, on
-a machine with network, in the repository root (``.wheels/`` is git-ignored; all four are
-pure-Python wheels)::
+a machine with network, in the repository root (``.wheels/`` is git-ignored; wcwidth's wheel is
+compiled: the platform flags fetch the GPU machine's x86-64 one from any machine)::
 
-    python -m pip download --no-deps --only-binary=:all: -d .wheels \\
+    python -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \\
+        --platform manylinux2014_x86_64 -d .wheels \\
         open_clip_torch==3.3.0 ftfy==6.3.1 wcwidth==0.9.4 mlxtend==0.25.0
 
-then, on the GPU machine, in the repository root with ``.wheels/`` copied beside it::
+then, on the GPU machine, in the repository root with ``.wheels/`` copied into it::
 
     python3 -m pip install -q --no-index --no-deps --target /tmp/site .wheels/*.whl && \\
     PYTHONPATH=/tmp/site:. HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 python3 benchmarks/gpu_acceptance.py
@@ -65,6 +66,7 @@ from svl_lib.evaluation import encode_conditions  # noqa: E402
 from svl_lib.experiment import load_model, run_experiment  # noqa: E402
 from svl_lib.models import build_model  # noqa: E402
 from svl_lib.objectives import Objective  # noqa: E402
+from svl_lib.training import tune_cudnn  # noqa: E402
 
 ROWS = ("data", "synthetic fp32", "synthetic bf16", "bf16/fp32 synthetic", "loop CLIP bf16",
         "loop CLIP fp32", "bf16/fp32 loop", "loop/synthetic bf16", "loop VSE++ bf16",
@@ -196,6 +198,7 @@ def main() -> None:
         args.clip_batch = args.vse_batch = 8
         args.synthetic_steps, args.workers, args.warmup = 2, 2, 1
     device = torch.device("cpu" if args.smoke else "cuda")
+    tune_cudnn(device)  # cuDNN autotuning for the synthetic runs too, as the loop has it
     clip_arch, vse_arch = ("tiny", "tiny") if args.smoke else ("RN50", "resnet152")
     name = "CPU (smoke)" if args.smoke else torch.cuda.get_device_name(device)
     print(f"device: {name}; torch {torch.__version__}; {args.workers} DataLoader workers")

@@ -183,9 +183,10 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
     exactly as if never cut off (the batches of an epoch are re-drawn from the saved generator
     and the done ones skipped; augmentations are seeded per item). On a GPU the forward pass runs
     in bf16 autocast, with the model and images in channels-last memory format. DataLoader
-    workers are started once and kept across epochs (each item is indexed ``(epoch, n)``). In a process group (:mod:`svl_lib.distributed`) each process trains on its
-    shard of every global batch of ``batch_size`` items, the model (and an objective with
-    parameters) in DistributedDataParallel; only rank 0 saves states and shows progress.
+    workers are started once and kept across epochs (each item is indexed ``(epoch, n)``). In a
+    process group (:mod:`svl_lib.distributed`) each process trains on its shard of every global
+    batch of ``batch_size`` items, the model (and an objective with parameters) in
+    DistributedDataParallel; only rank 0 saves states and shows progress.
     ``on_epoch_end(epoch)`` runs (on rank 0) after each epoch's last step, before its state is saved.
     """
     objective = (objective or Objective()).to(model.device)
