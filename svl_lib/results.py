@@ -34,7 +34,7 @@ RECALLS = ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10")
 
 
 def paper_results() -> pd.DataFrame:
-    """The paper's published numbers (PAPER.md §5): one row per model, dataset, training
+    """The paper's published numbers (docs/paper.md, section 8): one row per model, dataset, training
     condition and evaluation condition, with R@1/5/10 both ways, RSUM and the source."""
     return pd.read_csv(PAPER_RESULTS)
 

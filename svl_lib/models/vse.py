@@ -1,4 +1,4 @@
-"""VSE++ behind the model contract, as the paper runs it (PAPER.md §2).
+"""VSE++ behind the model contract, as the paper runs it (docs/paper.md, section 4).
 
 Image tower: a torchvision ResNet (``arch``, default ResNet-152) without its classifier, 2048-d
 average pool -> ``Linear(2048, embed_dim)`` (Xavier-uniform, bias 0), fine-tuned from step 0.
