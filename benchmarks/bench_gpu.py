@@ -2,7 +2,8 @@
 the architectures): training steps of CLIP (default RN50) at batch 256 in fp32 and in bf16
 autocast + channels-last, VSE++ (ResNet-152 + GRU) steps at batch 128, and encoding 5,000 images
 + 25,000 captions for evaluation. Prints images/s, steps/s and peak GPU memory per setting, and the
-bf16 / fp32 speed-up (goal: at least 2x). Figures only, no asserts.
+bf16 / fp32 speed-up (goal: at least 2x; the fp32 baseline runs with TF32 off). Figures only,
+no asserts.
 
     python benchmarks/bench_gpu.py [--clip-arch RN50] [--steps 20]
     python benchmarks/bench_gpu.py --device cpu --clip-arch tiny --vse-arch tiny --steps 2 --eval-images 64  # smoke run
@@ -30,6 +31,18 @@ def sync(device: torch.device) -> None:
 
 def precision(device: torch.device, bf16: bool) -> contextlib.AbstractContextManager:
     return torch.autocast(device.type, dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+
+
+@contextlib.contextmanager
+def no_tf32():
+    """True fp32 for the baseline: TF32 off for matmuls and cuDNN convolutions (PyTorch lets cuDNN
+    convolutions use TF32 by default, which would flatter the fp32 baseline)."""
+    saved = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
+    try:
+        yield
+    finally:
+        torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
 def train_steps(model, device, batch: int, steps: int, bf16: bool, lr: float) -> tuple[float, float]:
@@ -90,7 +103,8 @@ def main() -> None:
     rates = {}
     for bf16 in (False, True):
         clip = build_model(ExperimentConfig(dataset="coco", model="clip", arch=args.clip_arch)).to(device)
-        rate, peak = train_steps(clip, device, 256, args.steps, bf16, 2e-5)
+        with contextlib.nullcontext() if bf16 else no_tf32():
+            rate, peak = train_steps(clip, device, 256, args.steps, bf16, 2e-5)
         rates[bf16] = rate
         print(f"CLIP {args.clip_arch} train, batch 256, {'bf16 + channels-last' if bf16 else 'fp32'}: "
               f"{rate:8.1f} images/s, {rate / 256:5.2f} steps/s, peak {peak:5.1f} GiB")
