@@ -1,8 +1,9 @@
 """The training loop shared by every experiment.
 
-One step: tokenize the batch's captions, forward both towers, the objective (a loss, possibly
-with extra terms), backward, clip the gradient norm (2, as in the paper), optimiser step, the
-model's own update (the logit-scale clamp), scheduler step, the objective's own update (e.g. a
+The DataLoader (its workers, when there are any) tokenizes the captions with the model's CPU
+tokenizer. One step: move the batch to the device, forward both towers, the objective (a loss,
+possibly with extra terms), backward, clip the gradient norm (2, as in the paper), optimiser step,
+the model's own update (the logit-scale clamp), scheduler step, the objective's own update (e.g. a
 Lagrange multiplier). The logged ``lr`` is the rate the step used. The learning rate warms up linearly, then follows
 a cosine to 0 over all steps (the paper's CLIP schedule), or drops x0.1 every 15 epochs (VSE++). Seeded: the same seed gives the same
 batches and the same initialisation.
@@ -24,7 +25,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .data.loading import CaptionDataset
+from .data.loading import CaptionDataset, TokenizingCollate
 from .distributed import rank_and_world, shard
 from .files import save_torch
 from .models.base import ContrastiveModel
@@ -258,6 +259,7 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
         loss_of = DistributedDataParallel(objective, device_ids=ids) if extra else objective
     sampler, workers, first_epoch = EpochBatches(), settings.num_workers, step // steps_per_epoch
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=workers, pin_memory=cuda,
+                        collate_fn=TokenizingCollate(model.text_tokenizer()),  # tokens made there
                         persistent_workers=workers > 0)  # workers started once, not every epoch
     for epoch in range(first_epoch, settings.epochs):
         epoch_generator = generator.get_state()
@@ -267,12 +269,11 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
         if workers and epoch > first_epoch:  # the draw of the workers' base seed that a new
             torch.empty((), dtype=torch.int64).random_()  # loader makes: torch's RNG as with one per epoch
         model.train()
-        for images, captions, _ in loader:
-            captions = list(captions)
+        for images, captions, tokens in loader:
             with autocast(model.device):
                 image_f, text_f, scale = forward(
                     images.to(model.device, non_blocking=True, memory_format=layout),
-                    model.tokenize(captions))
+                    model.text_to_device(tokens, non_blocking=cuda))  # pinned on a GPU
             loss, parts = loss_of(image_f.float(), text_f.float(), scale.float(), captions)
             lr = optimizer.param_groups[0]["lr"]  # the rate this step uses
             optimizer.zero_grad(set_to_none=True)

@@ -7,12 +7,12 @@ never cropped or flipped.
 """
 from __future__ import annotations
 
-from typing import Callable
+from typing import Any, Callable
 
 import numpy as np
 import torch
 from PIL import Image
-from torch.utils.data import Dataset
+from torch.utils.data import Dataset, default_collate
 from torchvision import transforms
 
 from ..shortcuts import ShortcutInjector
@@ -113,6 +113,20 @@ class CaptionDataset(Dataset):
         if self.injector is not None:
             image, caption, _ = self.injector(image, caption, i, epoch, k)
         return self.tensor(image), caption, i
+
+
+class TokenizingCollate:
+    """The training loop's DataLoader ``collate_fn``: :class:`CaptionDataset` items -> ``(images
+    (B, 3, H, W), captions list[str], tokenizer(captions))``, the text input made on the CPU by
+    the model's tokenizer (``text_tokenizer()``), in the DataLoader workers when there are any.
+    Picklable when ``tokenizer`` is. The items' image indices are left out."""
+
+    def __init__(self, tokenizer: Callable[[list[str]], Any]):
+        self.tokenizer = tokenizer
+
+    def __call__(self, items: list[tuple[torch.Tensor, str, int]]) -> tuple[torch.Tensor, list[str], Any]:
+        captions = [caption for _, caption, _ in items]
+        return default_collate([image for image, _, _ in items]), captions, self.tokenizer(captions)
 
 
 class EvalImages(Dataset):

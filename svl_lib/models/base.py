@@ -1,7 +1,10 @@
 """The model contract: what every image-text model of the course provides, so that the toy
 model, CLIP and VSE++ are interchangeable in the training loop, the evaluation and the run folders.
 
-* ``tokenize(captions)`` -> the text input of the model (on its device);
+* ``text_tokenizer()`` -> a picklable callable, captions -> the text input of the model on the
+  CPU (a tensor or a tuple of tensors; DataLoader workers get it, not the model), and
+  ``text_to_device(text)`` moving such an input to the model's device; ``tokenize(captions)`` is
+  the two in turn (the text input on the model's device);
 * ``encode_image(images (B, 3, H, W))`` and ``encode_text(tokens)`` -> L2-normalised ``(B, D)``;
   ``model(images, tokens)`` returns both and the scalar ``logit_scale`` (= 1/temperature), the
   open_clip signature the losses take; ``embed_dim`` is ``D``;
@@ -17,6 +20,7 @@ model, CLIP and VSE++ are interchangeable in the training loop, the evaluation a
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -26,6 +30,15 @@ from torch import nn
 from ..data.loading import PrepareFn, TensorFn, to_tensor
 
 MAX_LOGIT_SCALE = 100.0
+
+Tokenizer = Callable[[list[str]], Any]  # captions -> text input on the CPU
+
+
+def move_text(text: Any, device: torch.device, non_blocking: bool = False) -> Any:
+    """A text input (a tensor or a tuple of tensors) on ``device``."""
+    if isinstance(text, torch.Tensor):
+        return text.to(device, non_blocking=non_blocking)
+    return tuple(move_text(part, device, non_blocking) for part in text)
 
 
 class ContrastiveModel(nn.Module):
@@ -93,8 +106,17 @@ class ContrastiveModel(nn.Module):
     def text_embedding(self, text: Any) -> torch.Tensor:
         raise NotImplementedError
 
-    def tokenize(self, captions: list[str]) -> Any:
+    def text_tokenizer(self) -> Tokenizer:
+        """A picklable callable: ``captions`` -> the model's text input on the CPU."""
         raise NotImplementedError
+
+    def text_to_device(self, text: Any, non_blocking: bool = False) -> Any:
+        """A text input made by :meth:`text_tokenizer`, moved to the model's device."""
+        return move_text(text, self.device, non_blocking)
+
+    def tokenize(self, captions: list[str]) -> Any:
+        """``captions`` -> the model's text input on its device."""
+        return self.text_to_device(self.text_tokenizer()(captions))
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
         """``(B, 3, H, W)`` -> L2-normalised ``(B, D)``."""

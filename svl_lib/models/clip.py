@@ -31,7 +31,7 @@ from torchvision import transforms
 
 from ..paths import hub_online
 from ..shortcuts import split_digits
-from .base import ContrastiveModel
+from .base import ContrastiveModel, Tokenizer
 
 if TYPE_CHECKING:
     from ..config import ExperimentConfig
@@ -91,6 +91,30 @@ def create_clip(arch: str, pretrained: str = "", quick_gelu: bool = False) -> tu
             f"checkpoint and pass its path as pretrained=... ({err})") from None
 
 
+class ClipTokenizer:
+    """Captions -> ``(B, context_length)`` token ids on the CPU with an open_clip tokenizer;
+    picklable (DataLoader workers get it). With CLIP's BPE tokenizer a caption too long for the
+    context is cut before its shortcut digits (the trailing digit tokens,
+    :func:`~svl_lib.shortcuts.split_digits`), which are kept, end-of-text last; other tokenizers
+    cut at their own length."""
+
+    def __init__(self, tokenizer: Any):
+        self.tokenizer = tokenizer
+
+    def __call__(self, captions: list[str]) -> torch.Tensor:
+        tok = self.tokenizer
+        if not isinstance(tok, _open_clip().SimpleTokenizer) or tok.reduction_fn is not None:
+            return tok(captions)
+        length = tok.context_length
+        out = torch.zeros(len(captions), length, dtype=torch.long)
+        for row, caption in enumerate(captions):
+            text, digits = split_digits(caption)
+            tail = tok.encode(digits)[-(length - 2):]
+            ids = [tok.sot_token_id, *tok.encode(text)[:length - 2 - len(tail)], *tail, tok.eot_token_id]
+            out[row, :len(ids)] = torch.tensor(ids)
+        return out
+
+
 class OpenCLIP(ContrastiveModel):
     """An open_clip model with the course's logit scale (initialised from the model's own, unclamped)."""
 
@@ -126,21 +150,9 @@ class OpenCLIP(ContrastiveModel):
     def rebuild_info(self) -> dict[str, Any]:
         return {"quick_gelu": self.quick_gelu}
 
-    def tokenize(self, captions: list[str]) -> torch.Tensor:
-        """``(B, context_length)`` token ids on the model's device. With CLIP's BPE tokenizer a
-        caption too long for the context is cut before its shortcut digits (the trailing digit
-        tokens, :func:`~svl_lib.shortcuts.split_digits`), which are kept, end-of-text last."""
-        tok = self.tokenizer
-        if not isinstance(tok, _open_clip().SimpleTokenizer) or tok.reduction_fn is not None:
-            return tok(captions).to(self.device)
-        length = tok.context_length
-        out = torch.zeros(len(captions), length, dtype=torch.long)
-        for row, caption in enumerate(captions):
-            text, digits = split_digits(caption)
-            tail = tok.encode(digits)[-(length - 2):]
-            ids = [tok.sot_token_id, *tok.encode(text)[:length - 2 - len(tail)], *tail, tok.eot_token_id]
-            out[row, :len(ids)] = torch.tensor(ids)
-        return out.to(self.device)
+    def text_tokenizer(self) -> Tokenizer:
+        """A :class:`ClipTokenizer` over the model's open_clip tokenizer."""
+        return ClipTokenizer(self.tokenizer)
 
     def image_embedding(self, images: torch.Tensor) -> torch.Tensor:
         return self.clip.encode_image(images)

@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence
 
 from ..data.loading import ResizeTo, TensorFn, to_tensor
-from .base import ContrastiveModel
+from .base import ContrastiveModel, Tokenizer
 from .imagenet import EFFICIENTNET_LITE0, EfficientNetTower
 from .vocab import Vocabulary
 
@@ -70,6 +70,14 @@ class ToyTextEncoder(nn.Module):
         return self.head(h[-1])
 
 
+def ids_to_device(text: tuple[torch.Tensor, torch.Tensor], device: torch.device,
+                  non_blocking: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(ids (B, L), lengths (B,))`` with the ids on ``device``; the lengths stay on the CPU,
+    where ``pack_padded_sequence`` reads them."""
+    ids, lengths = text
+    return ids.to(device, non_blocking=non_blocking), lengths
+
+
 TOY_ARCHS = ("", EFFICIENTNET_LITE0)  # "": the small CNN
 
 
@@ -100,9 +108,13 @@ class ToyCLIP(ContrastiveModel):
         """Resize to the model's resolution (toy world images already are), then to a tensor."""
         return ResizeTo(self.image_size), to_tensor
 
-    def tokenize(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        ids, lengths = self.vocab.encode(captions)
-        return ids.to(self.device), lengths
+    def text_tokenizer(self) -> Tokenizer:
+        """:meth:`Vocabulary.encode`: captions -> ``(ids (B, L), lengths (B,))`` on the CPU."""
+        return self.vocab.encode
+
+    def text_to_device(self, text: tuple[torch.Tensor, torch.Tensor],
+                       non_blocking: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        return ids_to_device(text, self.device, non_blocking)
 
     def image_embedding(self, images: torch.Tensor) -> torch.Tensor:
         return self.image_encoder(images)

@@ -25,8 +25,8 @@ from torch import nn
 from torchvision import models, transforms
 
 from ..data.loading import PrepareFn, RandomTransform
-from .base import ContrastiveModel
-from .toy import ToyTextEncoder
+from .base import ContrastiveModel, Tokenizer
+from .toy import ToyTextEncoder, ids_to_device
 from .vocab import Vocabulary
 
 if TYPE_CHECKING:
@@ -115,9 +115,13 @@ class VSEPlusPlus(ContrastiveModel):
     def rebuild_info(self) -> dict[str, Any]:
         return {"vocab": self.vocab.words[2:], "image_weights": self.image_weights}
 
-    def tokenize(self, captions: list[str]) -> tuple[torch.Tensor, torch.Tensor]:
-        ids, lengths = self.vocab.encode(captions)
-        return ids.to(self.device), lengths
+    def text_tokenizer(self) -> Tokenizer:
+        """:meth:`Vocabulary.encode`: captions -> ``(ids (B, L), lengths (B,))`` on the CPU."""
+        return self.vocab.encode
+
+    def text_to_device(self, text: tuple[torch.Tensor, torch.Tensor],
+                       non_blocking: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        return ids_to_device(text, self.device, non_blocking)
 
     def image_embedding(self, images: torch.Tensor) -> torch.Tensor:
         return self.projection(self.trunk(images))
