@@ -28,12 +28,12 @@ model = build_model(config, data.train)
 
 
 class Recording(CaptionDataset):
-    """Remembers which items this process loaded."""
+    """Remembers which items this process loaded (the loop asks for ``(epoch, item)``)."""
     seen: list[int] = []
 
-    def __getitem__(self, n: int):
-        self.seen.append(n)
-        return super().__getitem__(n)
+    def __getitem__(self, key: tuple[int, int]):
+        self.seen.append(key[1])
+        return super().__getitem__(key)
 
 
 dataset = Recording(data.train, data.train_injector, *model.image_transform(train=True))
