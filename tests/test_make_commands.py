@@ -1,6 +1,6 @@
 """The README's commands for machines without `make` are the Makefile's own recipes: each line
 ``python -m ...  # make TARGET`` of the README's "Without make" block appears in what
-``make -n TARGET`` would run (with the .venv's interpreter, ``--quiet`` and environment
+``make -n --always-make TARGET`` would run (with the .venv's interpreter, ``--quiet`` and environment
 assignments set aside), so `make test-all` in CI runs exactly what the README tells Windows users."""
 import re
 import shlex
@@ -22,7 +22,8 @@ def readme_commands() -> dict[str, list[list[str]]]:
 
 
 def make_commands(target: str) -> list[list[str]]:
-    dry = subprocess.run(["make", "-n", target], cwd=ROOT, check=True, capture_output=True, text=True)
+    dry = subprocess.run(["make", "-n", "--always-make", target],  # the installs too, even when done
+                         cwd=ROOT, check=True, capture_output=True, text=True)
     commands = []
     for line in dry.stdout.splitlines():
         words = [w for w in shlex.split(line) if w != "--quiet"]
