@@ -24,7 +24,7 @@ def test_a_job_array_writes_the_same_run_folders_as_a_local_sweep(tmp_path, caps
     assert submit_plan(plan, tmp_path / "jobs", cluster="local") == []  # all finished
     args = ["--out", str(tmp_path / "sweep"), "--grid", "shortcut_mode=none,unique", "--set",
             *(f"{k}={v}" for k, v in TINY.to_dict().items() if k in {"n_train", "n_val", "n_test", "epochs",
-                                                                     "batch_size", "probes"}),
+                                                                     "batch_size", "warmup_steps", "probes"}),
             "--cluster", "local", "--cluster-set", "timeout_min=10"]
     assert main(args) == 0  # the command line: nothing left to submit
     assert capsys.readouterr().out.startswith("submitted 0 of 2 points")
