@@ -28,7 +28,9 @@ from . import digits, paths
 
 # The one place of the reference figures: "minutes" per notebook, measured with papermill from an
 # empty runs folder on an idle 2-core CPU (the README's table; 06 on its stand-in, 07 after 02 and
-# 05), and "steps_per_s", what measure_rate() gives on an idle 2-core CPU (torch 2.14.1, 2 threads).
+# 05), and "steps_per_s", what measure_rate() gives on an idle 2-core CPU (torch 2.14.1, 2 threads;
+# median of 11 runs, 7.5-9.8; benchmarks/bench_training.py there: 9.9-13.5 steps/s without the
+# shortcut, as on the machine of the README's times).
 REFERENCE = {
     "machine": "idle 2-core CPU",
     "steps_per_s": 9.0,
