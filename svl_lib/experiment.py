@@ -33,8 +33,8 @@ from .probes import probe_model
 from .runs import (plan_run_folder, read_history, read_metrics, run_status, start_run_folder,
                    trim_history, write_config)
 from .shortcuts import ShortcutInjector
-from .training import (TrainSettings, latest_train_state, pick_device, previous_state,
-                       seed_everything, train)
+from .train_state import latest_train_state, previous_state
+from .training import TrainSettings, pick_device, seed_everything, train
 
 
 @dataclass

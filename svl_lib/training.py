@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import os
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -27,10 +26,10 @@ from tqdm.auto import tqdm
 
 from .data.loading import CaptionDataset, TokenizingCollate
 from .distributed import rank_and_world, shard
-from .files import save_torch
 from .models.base import ContrastiveModel
 from .objectives import Objective
 from .progress import show_progress
+from .train_state import latest_train_state, restore_rng, save_train_state
 
 
 def seed_everything(seed: int) -> None:
@@ -88,41 +87,6 @@ def step_decay(step: int, steps_per_epoch: int, step_epochs: int) -> float:
     return 0.1 ** ((step // steps_per_epoch) // step_epochs)
 
 
-def previous_state(path: Path) -> Path:
-    """Where the state before the newest is kept (``train_state.prev.pt``)."""
-    return path.with_suffix(".prev.pt")
-
-
-def save_train_state(path: Path, **state: object) -> None:
-    """Save a training state atomically, with the RNG states of torch (CPU and, when present,
-    every CUDA device); the state it replaces is kept as :func:`previous_state`."""
-    rng = {"torch_rng": torch.get_rng_state()}
-    if torch.cuda.is_available():
-        rng["cuda_rng"] = torch.cuda.get_rng_state_all()
-    if path.is_file():
-        os.replace(path, previous_state(path))
-    save_torch(path, {**state, **rng})
-
-
-def load_train_state(path: Path) -> dict:
-    """A state saved by :func:`save_train_state`, every tensor on the CPU (``load_state_dict``
-    moves weights and optimiser state to their parameters' device; RNG states must stay CPU
-    byte tensors)."""
-    return torch.load(path, map_location="cpu", weights_only=True)
-
-
-def latest_train_state(path: Path) -> dict | None:
-    """The newest readable state: ``path``, else (a truncated or missing file) the previous one,
-    else ``None``."""
-    for candidate in (path, previous_state(path)):
-        if candidate.is_file():
-            try:
-                return load_train_state(candidate)
-            except Exception:  # truncated or corrupt: fall back to the one before
-                continue
-    return None
-
-
 def epoch_batches(n_items: int, batch_size: int, generator: torch.Generator) -> list[list[int]]:
     """One epoch's batches of item indices: a permutation drawn from ``generator``, cut into
     ``n_items // batch_size`` full batches. The generator advances exactly as under
@@ -159,13 +123,6 @@ def autocast(device: torch.device) -> contextlib.AbstractContextManager:
     if device.type == "cuda":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
-
-
-def restore_rng(state: dict) -> None:
-    """Set torch's CPU and (when saved and present) CUDA RNG states from a training state."""
-    torch.set_rng_state(state["torch_rng"])
-    if state.get("cuda_rng") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
 
 
 def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSettings,
