@@ -3,7 +3,8 @@
 with latent target decoding (LTD, :mod:`svl_lib.ltd`).
 
 An :class:`Objective` maps ``(image_f (B, D), text_f (B, D), logit_scale, captions)`` to the total
-loss and a dict of floats to log (with several processes the contrastive loss sees every
+loss and a dict of 0-dim tensors to log (read by the loop when it flushes its records, so a
+step does not wait for the device) (with several processes the contrastive loss sees every
 process's features, :func:`svl_lib.distributed.gather`, and LTD's multiplier the mean L_rec); its parameters (e.g. the LTD decoder) are trained with the
 model, and :meth:`Objective.after_step` runs after each optimiser step (e.g. the Lagrange
 multiplier's ascent). :func:`build_objective` makes the objective of a config.
@@ -41,7 +42,7 @@ class Objective(nn.Module):
         self.loss_fn = loss_fn
 
     def forward(self, image_f: torch.Tensor, text_f: torch.Tensor, logit_scale: torch.Tensor,
-                captions: list[str]) -> tuple[torch.Tensor, dict[str, float]]:
+                captions: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         return self.loss_fn(gather(image_f), gather(text_f), logit_scale), {}
 
     def after_step(self) -> None:
@@ -56,7 +57,7 @@ class LTDObjective(Objective):
     ``"unconstrained"``: ``L = L_con + beta L_rec``. ``"constrained"``:
     ``L = L_con + lambda (L_rec / eta - 1)`` with ``lambda`` a constant in the backward pass, and
     :meth:`after_step` ascends ``lambda`` by ``L_rec / eta - 1`` of that step. Logs ``contrastive``,
-    ``rec`` and (constrained) ``lambda``, the value used in the step.
+    ``rec`` and (constrained) ``lambda``, the value used in the step, as 0-dim tensors.
     """
 
     def __init__(self, loss_fn: LossFn, cache: TargetCache, decoder: TargetDecoder,
@@ -77,15 +78,15 @@ class LTDObjective(Objective):
         self._last_rec: torch.Tensor | None = None  # on the features' device
 
     def forward(self, image_f: torch.Tensor, text_f: torch.Tensor, logit_scale: torch.Tensor,
-                captions: list[str]) -> tuple[torch.Tensor, dict[str, float]]:
+                captions: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         contrastive = self.loss_fn(gather(image_f), gather(text_f), logit_scale)
         texts = [target_text(c, self.target_caption, self.n_digits) for c in captions]
         targets = self.cache.lookup(texts).to(text_f.device)
         rec = reconstruction_loss(self.decoder(text_f), targets)
-        parts = {"contrastive": contrastive.item(), "rec": rec.item()}
+        parts = {"contrastive": contrastive.detach(), "rec": rec.detach()}  # no .item(): no sync
         if self.mode == "unconstrained":
             return contrastive + self.beta * rec, parts
-        lam = float(self.multiplier.value)
+        lam = self.multiplier.value.detach().clone()  # after_step ascends the buffer in place
         self._last_rec = rec.detach()
         return contrastive + lam * (rec / self.bound - 1.0), {**parts, "lambda": lam}
 

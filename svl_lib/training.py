@@ -191,15 +191,15 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
     cuda = model.device.type == "cuda"
     tune_cudnn(model.device)
     log_every = settings.log_every or (GPU_LOG_EVERY if cuda else 1)
-    pending: list[tuple[dict, torch.Tensor]] = []  # records waiting for their loss and scale
+    pending: list[tuple[dict, list[str], torch.Tensor]] = []  # records waiting for these values
 
     def flush() -> None:
-        """Make the pending records (one transfer of their losses and scales)."""
+        """Fill the pending records' tensors (loss, scale, the objective's parts) with one transfer."""
         if not pending:
             return
-        values = torch.stack([pair for _, pair in pending]).tolist()
-        for (record, _), (loss_value, scale_value) in zip(pending, values):
-            record.update(loss=loss_value, logit_scale=scale_value)
+        values = iter(torch.cat([logged for _, _, logged in pending]).tolist())
+        for record, keys, _ in pending:
+            record.update({key: next(values) for key in keys})
             history.append(record)
             if on_step is not None:
                 on_step(record)
@@ -240,8 +240,10 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
             model.after_step()
             scheduler.step()
             objective.after_step()
-            record = {"step": step, "epoch": epoch, "loss": None, "logit_scale": None, "lr": lr, **parts}
-            pending.append((record, torch.stack([loss.detach().float(), scale.detach().float()])))
+            logged = {"loss": loss, "logit_scale": scale, **parts}  # tensors, read at the flush
+            record = {"step": step, "epoch": epoch, **dict.fromkeys(logged), "lr": lr}
+            pending.append((record, list(logged),
+                            torch.stack([v.detach().float().reshape(()) for v in logged.values()])))
             bar.update(1)
             step += 1
             end_of_epoch = step % steps_per_epoch == 0

@@ -148,10 +148,12 @@ def test_ltd_objective_combines_the_losses_as_documented() -> None:
     rec = reconstruction_loss(obj.decoder(txt), targets)
     con = InfoNCE()(img, txt, 10.0)
     rec, con = float(rec.detach()), float(con)
-    assert parts["rec"] == pytest.approx(rec) and parts["lambda"] == 1.0
+    assert float(parts["rec"]) == pytest.approx(rec) and float(parts["lambda"]) == 1.0
     assert float(loss.detach()) == pytest.approx(con + 1.0 * (rec / 0.2 - 1), rel=1e-6)
+    assert all(isinstance(v, torch.Tensor) and not v.requires_grad for v in parts.values())
     obj.after_step()
     assert float(obj.multiplier.value) == pytest.approx(1.0 + 5e-3 * (rec / 0.2 - 1), rel=1e-5)
+    assert float(parts["lambda"]) == 1.0  # the logged value is the step's, not the ascended buffer
     obj.after_step()  # no new forward: nothing to ascend by
     assert obj.multiplier.steps == 1
     resumed = _objective("constrained", FakeEncoder(), bound=0.2)
@@ -161,7 +163,7 @@ def test_ltd_objective_combines_the_losses_as_documented() -> None:
     free = _objective("unconstrained", FakeEncoder(), beta=0.5)
     loss, parts = free(img, txt, torch.tensor(10.0), caps)
     assert "lambda" not in parts
-    assert float(loss.detach()) == pytest.approx(parts["contrastive"] + 0.5 * parts["rec"], rel=1e-6)
+    assert float(loss.detach()) == pytest.approx(float(parts["contrastive"] + 0.5 * parts["rec"]), rel=1e-6)
     with pytest.raises(ValueError, match="bound eta must be > 0"):
         _objective("constrained", FakeEncoder(), bound=0.0)
 
