@@ -389,3 +389,34 @@ def test_the_papers_grids_write_shortcuts_with_the_full_mnist() -> None:
         grid = load_grid(name)
         real = grid.base.dataset in ("coco", "flickr30k") or "dataset" in grid.grid
         assert (grid.base.glyph_bank == "mnist") == real, name
+
+
+@pytest.mark.slow
+@pytest.mark.notebook
+def test_notebook_06_runs_its_real_path_on_a_prepared_coco_subset(server, tmp_path, monkeypatch) -> None:
+    """The acceptance path of the real-data half, on the CPU: ``prepare coco --subset 50`` from the
+    local server, then notebook 06 on that folder through its real branch (not the stand-in), with
+    the tiny CLIP from random init and ``DEVICE = "cpu"``."""
+    import papermill
+
+    assert prepare.main(["coco", "--subset", "50"]) == 0
+    subset = tmp_path / "data" / "coco_subset50"
+    monkeypatch.setenv("SVL_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("SVL_FIGURES_DIR", str(tmp_path / "figures"))
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # the notebook itself downloads nothing
+    notebooks = Path(__file__).resolve().parent.parent / "notebooks"
+    out = tmp_path / "06.ipynb"
+    papermill.execute_notebook(
+        str(notebooks / "06_real_images.ipynb"), str(out), kernel_name="python3", cwd=str(notebooks),
+        progress_bar=False, parameters=dict(DATA_ROOT=str(subset), MODEL="clip", ARCH="tiny",
+                                            PRETRAINED="", DEVICE="cpu", EPOCHS=1, BATCH_SIZE=25,
+                                            WARMUP_STEPS=1))
+    cells = json.loads(out.read_text())["cells"]
+    first = next("".join(o.get("text", "")) for c in cells for o in c.get("outputs", []))
+    assert first.startswith(f"Real experiment: coco from {subset}, clip tiny (random init) on the CPU")
+    runs = sorted((tmp_path / "runs" / "06_real_images").glob("*/metrics.json"))
+    assert len(runs) == 2  # the baseline and the shortcut run, no stand-in
+    for path in runs:
+        config = json.loads((path.parent / "config.json").read_text())
+        assert (config["data_root"], config["model"], config["arch"]) == (str(subset), "clip", "tiny")
+        assert json.loads(path.read_text())["eval"]["clean"]["rsum"] >= 0
