@@ -44,7 +44,7 @@ def test_the_core_is_small_and_dev_installs_every_extra() -> None:
     the kernel packages and the heavy optional stacks live in extras, all of them in `dev`."""
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     core = {_name(r) for r in project["dependencies"]}
-    assert core == {"torch", "torchvision", "numpy", "pillow", "scikit-learn", "mlxtend",
+    assert core == {"torch", "torchvision", "numpy", "pillow", "scikit-learn", "scipy", "mlxtend",
                     "threadpoolctl", "pandas", "matplotlib", "seaborn", "tqdm"}
     extras = project["optional-dependencies"]
     assert extras["dev"] == ["svl_lib[" + ",".join(k for k in extras if k != "dev") + "]"]
