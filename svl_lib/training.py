@@ -2,7 +2,8 @@
 
 The DataLoader (its workers, when there are any) tokenizes the captions with the model's CPU
 tokenizer. One step: move the batch to the device, forward both towers, the objective (a loss,
-possibly with extra terms), backward, clip the gradient norm (2, as in the paper), optimiser step,
+possibly with extra terms), backward, clip the gradient norm (2, as in the paper; jointly or per
+tower, :mod:`svl_lib.gradients`, the norms before clipping logged), optimiser step,
 the model's own update (the logit-scale clamp), scheduler step, the objective's own update (e.g. a
 Lagrange multiplier). The logged ``lr`` is the rate the step used. The learning rate warms up linearly, then follows
 a cosine to 0 over all steps (the paper's CLIP schedule), or drops x0.1 every 15 epochs (VSE++). Seeded: the same seed gives the same
@@ -26,6 +27,7 @@ from tqdm.auto import tqdm
 
 from .data.loading import CaptionDataset, TokenizingCollate
 from .distributed import rank_and_world, shard
+from .gradients import clip_gradients, clip_groups
 from .models.base import ContrastiveModel
 from .objectives import Objective
 from .progress import show_progress
@@ -61,6 +63,7 @@ class TrainSettings:
     image_lr_scale: float = 1.0  # the rate of a parameter group named "image" is lr x this
     num_workers: int = 0  # DataLoader worker processes
     log_every: int = 0  # records made every N steps (one GPU sync each); 0: 1 on a CPU, 50 on a GPU
+    grad_clip_mode: str = "joint"  # or "per_tower" (svl_lib.gradients)
 
 
 GPU_LOG_EVERY = 50  # the default of ``log_every`` on a GPU
@@ -130,7 +133,8 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
           progress: bool | None = None, state_path: Path | None = None,
           on_epoch_end: Callable[[int], None] | None = None) -> list[dict]:
     """Train in place; return this call's history, one record per step
-    (``step, epoch, loss, logit_scale, lr`` and the objective's logged parts), each also passed
+    (``step, epoch, loss, logit_scale, lr``, the objective's logged parts and the gradient norms
+    before clipping, ``grad_norm_image, grad_norm_text[, grad_norm_objective]``), each also passed
     to ``on_step``. Records are made every ``log_every`` steps (one GPU sync for all of them, not
     one per step), and always before ``on_epoch_end``, before a state is saved and at the end.
 
@@ -162,6 +166,7 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
     if extra:
         groups.append({"params": extra, "lr": settings.lr})
     params = [p for group in groups for p in group["params"]]
+    clipped = clip_groups(model, extra, params)
     optimizer = torch.optim.AdamW(groups, lr=settings.lr, weight_decay=settings.weight_decay)
     if settings.schedule == "step":
         schedule = partial(step_decay, steps_per_epoch=steps_per_epoch, step_epochs=settings.step_epochs)
@@ -235,12 +240,13 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
             lr = optimizer.param_groups[0]["lr"]  # the rate this step uses
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, settings.grad_clip)
+            norms = clip_gradients(params, clipped, settings.grad_clip, settings.grad_clip_mode,
+                                   model.device)
             optimizer.step()
             model.after_step()
             scheduler.step()
             objective.after_step()
-            logged = {"loss": loss, "logit_scale": scale, **parts}  # tensors, read at the flush
+            logged = {"loss": loss, "logit_scale": scale, **parts, **norms}  # read at the flush
             record = {"step": step, "epoch": epoch, **dict.fromkeys(logged), "lr": lr}
             pending.append((record, list(logged),
                             torch.stack([v.detach().float().reshape(()) for v in logged.values()])))

@@ -13,6 +13,9 @@ model, CLIP and VSE++ are interchangeable in the training loop, the evaluation a
   pasted; ``None`` for none; random crops and flips only when ``train``) and ``tensor`` (PIL ->
   normalised ``(3, H, W)`` tensor, after);
 * ``param_groups(lr)``: the optimiser's parameter groups (a learning rate per tower);
+* ``tower_parameters()``: which parameters are the image tower and which the caption tower
+  (per-tower gradient clipping; ``image_prefixes`` also names the image tower's ``state_dict``
+  keys, for ``init_parts="image"``);
 * ``after_step()``: a hook after each optimiser step (here: clamp the logit scale);
 * ``rebuild_info()``: JSON-ready data needed to rebuild the model before loading its weights
   (e.g. the vocabulary), saved with the ``state_dict`` in a run's ``model.pt``.
@@ -52,6 +55,7 @@ class ContrastiveModel(nn.Module):
 
     embed_dim: int
     max_logit_scale: float | None = MAX_LOGIT_SCALE
+    image_prefixes: tuple[str, ...] = ()  # the image tower's parameter and state_dict key prefixes
 
     def __init__(self, embed_dim: int, temperature: float | None = None,
                  init_temperature: float = 0.07):
@@ -91,6 +95,19 @@ class ContrastiveModel(nn.Module):
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
         """Optimiser parameter groups; by default one group at ``lr``."""
         return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": lr}]
+
+    def tower_parameters(self) -> dict[str, list[nn.Parameter]]:
+        """``{"image": [...], "text": [...]}``: the parameters whose names start with
+        ``image_prefixes`` are the image tower, every other one but the logit scale the caption
+        tower (frozen ones included)."""
+        if not self.image_prefixes:
+            raise NotImplementedError(f"{type(self).__name__} does not name its image tower: set "
+                                      "image_prefixes (its parameter name prefixes)")
+        towers: dict[str, list[nn.Parameter]] = {"image": [], "text": []}
+        for name, param in self.named_parameters():
+            if name != "log_scale":
+                towers["image" if name.startswith(self.image_prefixes) else "text"].append(param)
+        return towers
 
     def image_transform(self, train: bool = False) -> tuple[PrepareFn | None, TensorFn]:
         """``(prepare, tensor)``: no geometric part and :func:`to_tensor` by default."""

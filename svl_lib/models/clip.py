@@ -119,6 +119,7 @@ class OpenCLIP(ContrastiveModel):
     """An open_clip model with the course's logit scale (initialised from the model's own, unclamped)."""
 
     max_logit_scale = None
+    image_prefixes = ("clip.visual.",)
 
     def __init__(self, clip: nn.Module, arch: str, quick_gelu: bool, temperature: float | None = None):
         super().__init__(clip.visual.output_dim, temperature=temperature,

@@ -84,6 +84,8 @@ def image_trunk(arch: str, pretrained: str) -> tuple[nn.Module, int, str]:
 class VSEPlusPlus(ContrastiveModel):
     """ResNet + linear projection, and a GRU over a word vocabulary."""
 
+    image_prefixes = ("trunk.", "projection.")
+
     def __init__(self, vocab: Vocabulary, arch: str, pretrained: str, embed_dim: int,
                  temperature: float | None = None):
         super().__init__(embed_dim, temperature=temperature, init_temperature=0.07)
