@@ -26,15 +26,17 @@ from .data import DATASETS
 from .digits import BANK_NAMES
 from .evaluation import CONDITIONS
 from .losses import REDUCTIONS
-from .ltd import TARGET_CAPTIONS
+from .gradients import GRAD_CLIP_MODES
+from .ltd import LTD_SIDES, TARGET_CAPTIONS
 from .models import MODELS
 from .models.imagenet import EFFICIENTNET_LITE0, N_STAGES
-from .models.toy import TOY_ARCHS
+from .models.toy import TEXT_POOLINGS, TOY_ARCHS
 from .shortcuts import MODES, ShortcutSpec
 
 LOSSES = ("infonce", "triplet")
 LR_SCHEDULES = ("cosine", "step")
 LTD_MODES = ("none", "constrained", "unconstrained")
+INIT_PARTS = ("all", "image")
 NOT_IDENTITY = ("name", "device", "eval_split", "eval_conditions", "probes", "num_workers",
                 "checkpoint_every", "validate")
 _SPEC = ShortcutSpec()  # the shortcut's defaults are declared once, in ShortcutSpec
@@ -72,14 +74,22 @@ class ExperimentConfig:
     # EfficientNet, "" for random init. frozen_stages: the toy EfficientNet's stem and first N of
     # its 7 stages stay fixed (a CPU budget; 0 trains all).
     # embed_dim: toy and VSE++ (the paper's VSE++: 1024); CLIP's comes from its arch.
+    # text_pooling: the toy GRU's caption embedding, from the hidden state at the "last" real
+    # token (the digits of a caption shortcut are its last words) or the "mean" over its tokens.
     model: str = "toy"
     arch: str = ""
     pretrained: str = ""
     frozen_stages: int = 0
+    text_pooling: str = "last"
     # a finished run folder whose model.pt (weights and vocabulary) starts this run: fine-tuning a
     # model trained elsewhere, as CLIP is pretrained elsewhere and fine-tuned on COCO. A relative
     # path is taken from the folder that holds this run (a sibling run folder).
     init_from: str | None = None
+    # what init_from loads: "all" the model, or only the "image" tower (its vocabulary too, so the
+    # caption tower keeps the source's vocabulary size); the caption tower and the logit scale
+    # then start fresh, seeded as in a new model of this config (the VSE++ analogue: an image
+    # tower pretrained on clean data, a text tower trained from scratch)
+    init_parts: str = "all"
     embed_dim: int = 128
     temperature: float | None = None  # None = learnable logit scale (init 1/0.07)
     # loss: InfoNCE or the VSE++ triplet loss, optionally with IFM (epsilon 0 = off)
@@ -103,6 +113,10 @@ class ExperimentConfig:
     ltd_target_caption: str = "as_fed"
     ltd_hidden: int = 1024
     ltd_target_cache: bool = True  # keep targets in $SVL_RUNS_DIR/ltd_targets/<encoder>.pt
+    # the embedding the decoder reads: the "caption" embedding (the paper's LTD), or the "image"
+    # embedding, reconstructing the target of the caption it is paired with in the batch (the
+    # course's extension, not the paper's method)
+    ltd_side: str = "caption"
     # optimisation
     epochs: int = 8
     batch_size: int = 256
@@ -110,6 +124,10 @@ class ExperimentConfig:
     image_lr_scale: float = 1.0  # the image tower's learning rate is lr x this (per-tower rates)
     weight_decay: float = 0.0
     grad_clip: float = 2.0
+    # "joint": one norm over all parameters; "per_tower": the image tower, the caption tower,
+    # the objective's parameters (the LTD decoder) and the rest (the logit scale) each clipped to
+    # grad_clip on its own (svl_lib.gradients). Both log the norms before clipping.
+    grad_clip_mode: str = "joint"
     warmup_steps: int = 20
     # "cosine": linear warm-up, then cosine to 0 (the paper's CLIP); "step": x0.1 every
     # lr_step_epochs epochs (the paper's VSE++: 15)
@@ -182,6 +200,11 @@ class ExperimentConfig:
         _check_choice("triplet_reduction", self.triplet_reduction, REDUCTIONS)
         _check_choice("ltd", self.ltd, LTD_MODES)
         _check_choice("ltd_target_caption", self.ltd_target_caption, TARGET_CAPTIONS)
+        _check_choice("ltd_side", self.ltd_side, LTD_SIDES)
+        _check_choice("init_parts", self.init_parts, INIT_PARTS)
+        _check_choice("grad_clip_mode", self.grad_clip_mode, GRAD_CLIP_MODES)
+        _check_choice("text_pooling", self.text_pooling, TEXT_POOLINGS)
+        self._check_combinations()
         _check_choice("shortcut_mode", self.shortcut_mode, MODES)
         _check_choice("glyph_bank", self.glyph_bank, BANK_NAMES)
         _check_choice("eval_split", self.eval_split, ("val", "test"))
@@ -206,6 +229,17 @@ class ExperimentConfig:
                 except ValueError as error:
                     raise ValueError(f"the {purpose} shortcut on the {split} split "
                                      f"({sizes[split]:,} images): {error}") from None
+
+    def _check_combinations(self) -> None:
+        if self.init_parts != "all" and self.init_from is None:
+            raise ValueError(f"init_parts={self.init_parts!r} loads part of a trained model: set "
+                             "init_from to that run's folder, or use init_parts='all'")
+        if self.ltd_side != "caption" and self.ltd == "none":
+            raise ValueError(f"ltd_side={self.ltd_side!r} is for latent target decoding: set ltd to "
+                             "'constrained' or 'unconstrained', or leave ltd_side='caption'")
+        if self.text_pooling != "last" and self.model != "toy":
+            raise ValueError(f"text_pooling={self.text_pooling!r} is for the toy model's GRU, not "
+                             f"{self.model!r}: use model='toy' or text_pooling='last'")
 
     def _check_toy_model(self) -> None:
         _check_choice("arch", self.arch, TOY_ARCHS)

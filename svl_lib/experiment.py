@@ -28,7 +28,7 @@ from .distributed import barrier, is_main, launched, setup
 from .evaluation import chance_level, encode_conditions, evaluate
 from .files import save_torch, write_json, write_text
 from .models import ContrastiveModel, build_model
-from .objectives import build_objective
+from .objectives import LTDObjective, build_objective, reconstruction_on_split, save_targets
 from .probes import probe_model
 from .runs import (plan_run_folder, read_history, read_metrics, run_status, start_run_folder,
                    trim_history, write_config)
@@ -125,6 +125,7 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
         start_run_folder(out, config, action)
     settings = TrainSettings(config.epochs, config.batch_size, config.lr, config.weight_decay,
                              config.grad_clip, config.warmup_steps, config.seed,
+                             grad_clip_mode=config.grad_clip_mode,
                              schedule=config.lr_schedule, step_epochs=config.lr_step_epochs,
                              checkpoint_every=config.checkpoint_every,
                              image_lr_scale=config.image_lr_scale, num_workers=config.num_workers)
@@ -157,6 +158,8 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
         "final_logit_scale": history[-1]["logit_scale"],
         "device": str(device),
     }
+    if isinstance(objective, LTDObjective):
+        metrics["ltd_rec"] = ltd_reconstruction(model, objective, config, data)
     if config.validate:
         scores = [json.loads(line) for line in (out / "validation.jsonl").read_text().splitlines()]
         best = max(scores, key=lambda r: r["clean_rsum"])
@@ -222,6 +225,25 @@ def evaluate_run(model: ContrastiveModel, config: ExperimentConfig, data: RunDat
     return metrics
 
 
+LTD_REC_IMAGES = 500  # ltd_rec: the captions of this many images of each split (the toy's test split)
+
+
+def ltd_reconstruction(model: ContrastiveModel, objective: LTDObjective, config: ExperimentConfig,
+                       data: RunData) -> dict[str, float]:
+    """``metrics["ltd_rec"]``: the trained decoder's mean ``L_rec`` on the clean captions of the
+    first :data:`LTD_REC_IMAGES` images of the ``"train"`` and the held-out ``"test"`` split
+    (:func:`~svl_lib.objectives.reconstruction_on_split`), whatever ``eval_split`` is. Targets
+    encoded for it are kept in the target cache file; the RNG is left as it was."""
+    test = data.eval if config.eval_split == "test" else load_split(config, "test")
+    known = len(objective.cache)
+    with torch.random.fork_rng(devices=[]):
+        rec = {name: round(reconstruction_on_split(model, objective, corpus, max_images=LTD_REC_IMAGES), 6)
+               for name, corpus in (("train", data.train), ("test", test))}
+    if len(objective.cache) > known:
+        save_targets(objective.cache, config)
+    return rec
+
+
 def init_source(out_dir: Path | str, init_from: str) -> Path:
     """The run folder ``init_from`` names for the run in ``out_dir``: a relative path is taken from
     ``out_dir``'s parent, ``..`` resolved on the path itself (the folders need not exist yet)."""
@@ -231,7 +253,9 @@ def init_source(out_dir: Path | str, init_from: str) -> Path:
 def initial_model(config: ExperimentConfig, out_dir: Path | str) -> ContrastiveModel:
     """The model of the finished run ``config.init_from`` (its architecture, vocabulary and
     weights) to fine-tune under ``config`` in ``out_dir``; a relative ``init_from`` is a sibling of
-    ``out_dir``. One clear error when it cannot start this run."""
+    ``out_dir``. With ``init_parts="image"`` only its image tower's weights: the caption tower
+    (over the source's vocabulary) and the logit scale are those of a new model of ``config``
+    seeded with ``config.seed`` (the caller seeds). One clear error when it cannot start this run."""
     source = init_source(out_dir, config.init_from)
     if run_status(source) != "finished":
         raise ValueError(f"init_from={config.init_from!r} is not a finished run folder "
@@ -243,12 +267,27 @@ def initial_model(config: ExperimentConfig, out_dir: Path | str) -> ContrastiveM
     if changed:
         raise ValueError(f"init_from={config.init_from!r} is a different model ({', '.join(changed)} "
                          "differ): use the same model fields as that run")
-    model = build_model(config, info=state["rebuild"])
+    model = build_model(config, info=state["rebuild"])  # seeded by the caller: a fresh model
+    if config.init_parts == "image":
+        load_image_tower(model, state["state_dict"])
+        return model  # the caption tower and the logit scale as initialised
     model.load_state_dict(state["state_dict"])
     if config.temperature is not None:  # a fixed temperature of this run replaces the trained one
         with torch.no_grad():
             model.log_scale.fill_(math.log(1.0 / config.temperature))
     return model
+
+
+def load_image_tower(model: ContrastiveModel, state_dict: dict[str, torch.Tensor]) -> None:
+    """Load the image tower's entries of ``state_dict`` (keys starting with the model's
+    ``image_prefixes``: weights and batch-norm statistics) into ``model``, nothing else."""
+    tower = {k: v for k, v in state_dict.items() if k.startswith(model.image_prefixes)}
+    result = model.load_state_dict(tower, strict=False)
+    missing = [k for k in result.missing_keys if k.startswith(model.image_prefixes)]
+    if not tower or missing or result.unexpected_keys:
+        raise ValueError(f"the saved image tower does not fit this {type(model).__name__}: "
+                         f"missing {missing or sorted(model.image_prefixes)}, "
+                         f"unexpected {result.unexpected_keys}")
 
 
 def load_model(run_dir: Path | str, device: str | torch.device = "cpu") -> ContrastiveModel:

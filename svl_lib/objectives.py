@@ -7,20 +7,27 @@ loss and a dict of 0-dim tensors to log (read by the loop when it flushes its re
 step does not wait for the device) (with several processes the contrastive loss sees every
 process's features, :func:`svl_lib.distributed.gather`, and LTD's multiplier the mean L_rec); its parameters (e.g. the LTD decoder) are trained with the
 model, and :meth:`Objective.after_step` runs after each optimiser step (e.g. the Lagrange
-multiplier's ascent). :func:`build_objective` makes the objective of a config.
+multiplier's ascent). :func:`build_objective` makes the objective of a config;
+:func:`reconstruction_on_split` measures a trained LTD decoder on a split's captions.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+import dataclasses
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
 
+from .data.corpus import Corpus
+from .data.loading import eval_captions, eval_images
 from .distributed import gather, mean_over_processes
+from .evaluation import encode_images, encode_texts
 from .losses import IFMLoss, InfoNCE, TripletLoss, info_nce
-from .ltd import (LagrangeMultiplier, TargetCache, TargetDecoder, reconstruction_loss,
+from .ltd import (LTD_SIDES, LagrangeMultiplier, TargetCache, TargetDecoder, reconstruction_loss,
                   target_cache_path, target_text, training_captions)
+from .models.base import ContrastiveModel
+from .shortcuts import ShortcutInjector
 
 if TYPE_CHECKING:
     from .config import ExperimentConfig
@@ -53,7 +60,11 @@ class LTDObjective(Objective):
     """Contrastive loss + latent target decoding of the caption embedding.
 
     ``forward(image_f, text_f, logit_scale, captions)``: ``L_con = loss_fn(...)``; targets of the
-    captions (:func:`target_text`, looked up in ``cache``); ``L_rec`` of ``decoder(text_f)``.
+    captions (:func:`target_text`, looked up in ``cache``); ``L_rec`` of ``decoder(text_f)``
+    (:meth:`reconstruction`). ``side="image"`` (the course's extension, not the paper's method):
+    ``L_rec`` of ``decoder(image_f)`` instead, item ``b``'s image embedding decoded towards the
+    target of caption ``b``, the caption fed with that image in the batch (one caption per item),
+    so the reconstruction's gradient reaches the image tower and not the caption tower.
     ``"unconstrained"``: ``L = L_con + beta L_rec``. ``"constrained"``:
     ``L = L_con + lambda (L_rec / eta - 1)`` with ``lambda`` a constant in the backward pass, and
     :meth:`after_step` ascends ``lambda`` by ``L_rec / eta - 1`` of that step. Logs ``contrastive``,
@@ -63,7 +74,7 @@ class LTDObjective(Objective):
     def __init__(self, loss_fn: LossFn, cache: TargetCache, decoder: TargetDecoder,
                  mode: str = "constrained", bound: float = 0.1, beta: float = 1.0,
                  multiplier: LagrangeMultiplier | None = None, target_caption: str = "as_fed",
-                 n_digits: int = 4):
+                 n_digits: int = 4, side: str = "caption"):
         super().__init__(loss_fn)
         if mode not in ("constrained", "unconstrained"):
             raise ValueError(f"LTD mode must be 'constrained' or 'unconstrained', got {mode!r}")
@@ -71,8 +82,10 @@ class LTDObjective(Objective):
             raise ValueError(f"the LTD bound eta must be > 0, got {bound}")
         if beta < 0:
             raise ValueError(f"the LTD weight beta must be >= 0, got {beta}")
+        if side not in LTD_SIDES:
+            raise ValueError(f"the LTD side must be one of {LTD_SIDES}, got {side!r}")
         target_text("", target_caption, n_digits)  # validates target_caption
-        self.cache, self.decoder, self.mode = cache, decoder, mode
+        self.cache, self.decoder, self.mode, self.side = cache, decoder, mode, side
         self.bound, self.beta, self.target_caption, self.n_digits = bound, beta, target_caption, n_digits
         self.multiplier = multiplier or LagrangeMultiplier()
         self._last_rec: torch.Tensor | None = None  # on the features' device
@@ -80,15 +93,20 @@ class LTDObjective(Objective):
     def forward(self, image_f: torch.Tensor, text_f: torch.Tensor, logit_scale: torch.Tensor,
                 captions: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         contrastive = self.loss_fn(gather(image_f), gather(text_f), logit_scale)
-        texts = [target_text(c, self.target_caption, self.n_digits) for c in captions]
-        targets = self.cache.lookup(texts).to(text_f.device)
-        rec = reconstruction_loss(self.decoder(text_f), targets)
+        rec = self.reconstruction(text_f if self.side == "caption" else image_f, captions)
         parts = {"contrastive": contrastive.detach(), "rec": rec.detach()}  # no .item(): no sync
         if self.mode == "unconstrained":
             return contrastive + self.beta * rec, parts
         lam = self.multiplier.value.detach().clone()  # after_step ascends the buffer in place
         self._last_rec = rec.detach()
         return contrastive + lam * (rec / self.bound - 1.0), {**parts, "lambda": lam}
+
+    def reconstruction(self, features: torch.Tensor, captions: Sequence[str]) -> torch.Tensor:
+        """``L_rec`` (0-dim) of ``decoder(features)`` (``(B, D)``, the ``side`` embeddings)
+        against the targets of ``captions`` (``B``; item ``b``'s caption)."""
+        texts = [target_text(c, self.target_caption, self.n_digits) for c in captions]
+        targets = self.cache.lookup(texts).to(features.device)
+        return reconstruction_loss(self.decoder(features), targets)
 
     def after_step(self) -> None:
         """Constrained: ascend ``lambda`` by ``L_rec / eta - 1`` of the step just taken (``L_rec``
@@ -135,12 +153,46 @@ def build_objective(config: "ExperimentConfig", dataset: "CaptionDataset",
         texts = sorted({target_text(c, config.ltd_target_caption, config.n_digits) for c in fed})
         with torch.random.fork_rng(devices=[]):  # loading the encoder must not move the seeded RNG
             encoded = cache.ensure(texts, progress)
-        if encoded and config.ltd_target_cache:
-            cache.save(cache_file)
+        if encoded:
+            save_targets(cache, config)
     multiplier = LagrangeMultiplier(config.ltd_lambda_start, config.ltd_lambda_lr,
                                     config.ltd_lambda_momentum, config.ltd_lambda_dampening,
                                     config.ltd_lambda_max)
     width = config.embed_dim if embed_dim is None else embed_dim
     return LTDObjective(loss_fn, cache, TargetDecoder(width, cache.dim, config.ltd_hidden),
                         config.ltd, config.ltd_bound, config.ltd_beta, multiplier,
-                        config.ltd_target_caption, config.n_digits)
+                        config.ltd_target_caption, config.n_digits, config.ltd_side)
+
+
+def save_targets(cache: TargetCache, config: "ExperimentConfig") -> None:
+    """Keep ``cache``'s targets in :func:`~svl_lib.ltd.target_cache_path` for the next runs, when
+    ``config.ltd_target_cache`` and the cache holds every target (is not bounded)."""
+    if config.ltd_target_cache and cache.max_entries is None:
+        cache.save(target_cache_path(config.ltd_encoder))
+
+
+@torch.no_grad()
+def reconstruction_on_split(model: ContrastiveModel, objective: LTDObjective, corpus: Corpus,
+                            injector: ShortcutInjector | None = None, max_images: int | None = None,
+                            batch_size: int = 256) -> float:
+    """The LTD decoder's mean ``L_rec`` over the captions of ``corpus`` (those of its first
+    ``max_images`` images; all by default), e.g. the training split against the held-out test
+    split of a trained run: does the decoder reconstruct captions it never saw as well as the
+    ones it was trained on? Embeddings as the evaluation makes them (float32, eval mode); the
+    decoder reads each caption's embedding, or with ``side="image"`` its image's. Clean, or with
+    ``injector`` (an evaluation injector of this split) the evaluation shortcut on images and
+    captions. Targets missing from the objective's cache (the held-out captions') are encoded."""
+    n_images = corpus.n_images if max_images is None else min(max_images, corpus.n_images)
+    part = dataclasses.replace(corpus, captions=corpus.captions[:n_images])
+    captions, owners = eval_captions(part, injector)
+    if objective.side == "caption":
+        features = encode_texts(model, captions)
+    else:
+        images = eval_images(part, injector, *model.image_transform())
+        features = encode_images(model, images, batch_size)[torch.tensor(owners)]
+    device = next(objective.decoder.parameters()).device
+    total = torch.zeros((), device=device)
+    for start in range(0, len(captions), batch_size):
+        batch = features[start:start + batch_size].to(device)
+        total += objective.reconstruction(batch, captions[start:start + batch_size]) * len(batch)
+    return float(total) / len(captions)

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence
+from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..data.loading import ResizeTo, TensorFn, to_tensor
 from .base import ContrastiveModel, Tokenizer
@@ -47,27 +47,41 @@ class ToyImageEncoder(nn.Module):
         return self.head(self.features(x).flatten(1))
 
 
+TEXT_POOLINGS = ("last", "mean")
+
+
 class ToyTextEncoder(nn.Module):
-    """Word embedding -> 1-layer GRU -> linear head on the hidden state at the last real token
-    (``head=False``: the hidden state itself, of size ``embed_dim``, as VSE++ does).
+    """Word embedding -> 1-layer GRU -> pooling -> linear head (``head=False``: the pooled state
+    itself, of size ``embed_dim``, as VSE++ does). Pooling ``"last"``: the hidden state at the
+    last real token; ``"mean"``: the mean of the GRU outputs over each caption's real tokens
+    (padding never counts), so that the last words (where the shortcut digits are) weigh no more
+    than the others.
 
     The GRU always runs in float32 with autocast off: CUDA autocast runs cuDNN RNNs in float16
     whatever its dtype, and the training loop has no loss scaler.
     """
 
     def __init__(self, vocab_size: int, embed_dim: int = 128, word_dim: int = 64, hidden: int = 128,
-                 head: bool = True):
+                 head: bool = True, pooling: str = "last"):
         super().__init__()
+        if pooling not in TEXT_POOLINGS:
+            raise ValueError(f"pooling must be one of {TEXT_POOLINGS}, got {pooling!r}")
+        self.pooling = pooling
         self.embed = nn.Embedding(vocab_size, word_dim, padding_idx=0)
         self.gru = nn.GRU(word_dim, hidden if head else embed_dim, batch_first=True)
         self.head = nn.Linear(hidden, embed_dim) if head else nn.Identity()
 
     def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        packed = pack_padded_sequence(self.embed(ids).float(), lengths.cpu(), batch_first=True,
+        """``ids (B, L)`` (0 = padding), ``lengths (B,)`` on the CPU -> ``(B, embed_dim)``."""
+        lengths = lengths.cpu()
+        packed = pack_padded_sequence(self.embed(ids).float(), lengths, batch_first=True,
                                       enforce_sorted=False)
         with torch.autocast(ids.device.type, enabled=False):
-            _, h = self.gru(packed)
-        return self.head(h[-1])
+            out, h = self.gru(packed)
+        if self.pooling == "last":
+            return self.head(h[-1])
+        outputs, _ = pad_packed_sequence(out, batch_first=True)  # (B, max length, H), zero padded
+        return self.head(outputs.sum(1) / lengths.to(outputs.device, outputs.dtype).unsqueeze(1))
 
 
 def ids_to_device(text: tuple[torch.Tensor, torch.Tensor], device: torch.device,
@@ -83,11 +97,13 @@ TOY_ARCHS = ("", EFFICIENTNET_LITE0)  # "": the small CNN
 
 class ToyCLIP(ContrastiveModel):
     """CNN (or EfficientNet-Lite0) + GRU contrastive model over a :class:`Vocabulary` built from
-    the training captions."""
+    the training captions; ``text_pooling`` is the GRU's pooling (:class:`ToyTextEncoder`)."""
+
+    image_prefixes = ("image_encoder.",)
 
     def __init__(self, vocab: Vocabulary, image_size: int = 32, embed_dim: int = 128,
                  temperature: float | None = None, arch: str = "", pretrained: str = "",
-                 frozen_stages: int = 0):
+                 frozen_stages: int = 0, text_pooling: str = "last"):
         super().__init__(embed_dim, temperature=temperature)
         self.vocab = vocab
         self.image_size = image_size
@@ -98,7 +114,7 @@ class ToyCLIP(ContrastiveModel):
         else:
             self.image_encoder = ToyImageEncoder(image_size, embed_dim)
             self.image_weights = "random init"
-        self.text_encoder = ToyTextEncoder(len(vocab), embed_dim)
+        self.text_encoder = ToyTextEncoder(len(vocab), embed_dim, pooling=text_pooling)
 
     def rebuild_info(self) -> dict[str, Any]:
         # the words after <pad> and <unk>, and what the image tower started from
@@ -129,11 +145,12 @@ def build_toy(config: "ExperimentConfig", train: "Corpus | None" = None,
     checkpoint's ``info`` (:meth:`ToyCLIP.rebuild_info`)."""
     if info is not None:  # the weights come from the checkpoint
         model = ToyCLIP(Vocabulary(info["vocab"]), config.image_size, config.embed_dim,
-                        config.temperature, config.arch, "", config.frozen_stages)
+                        config.temperature, config.arch, "", config.frozen_stages,
+                        config.text_pooling)
         model.image_weights = info.get("image_weights", "random init")
         return model
     if train is None:
         raise ValueError("build_toy needs the training corpus (for the vocabulary) or saved info")
     vocab = Vocabulary.build(c for caps in train.captions for c in caps)
     return ToyCLIP(vocab, config.image_size, config.embed_dim, config.temperature, config.arch,
-                   config.pretrained, config.frozen_stages)
+                   config.pretrained, config.frozen_stages, config.text_pooling)
