@@ -154,6 +154,15 @@ def _shortcut_precondition(shortcut_rsum: Sequence[float], threshold: float) -> 
     return held, f"shortcut RSUM {_mean(shortcut_rsum):.1f} >= {threshold:g}: {'holds' if held else 'fails'}"
 
 
+def shortcut_used(shortcut_rsum: Sequence[float], threshold: float = 500.0, min_seeds: int = 3) -> Verdict:
+    """Claim 3a, with unique shortcuts the model uses the shortcut: its mean RSUM with the shortcut is
+    at least ``threshold`` (the paper's models reach about 600)."""
+    if (early := _too_few(min_seeds, shortcut_rsum=shortcut_rsum)) is not None:
+        return early
+    held, text = _shortcut_precondition(shortcut_rsum, threshold)
+    return Verdict("agree" if held else "not shown", text, "", _seeds(shortcut_rsum))
+
+
 def clean_collapse(clean_baseline: Sequence[float], clean_shortcut: Sequence[float],
                    shortcut_rsum: Sequence[float], chance: float, kind: str,
                    threshold: float = 500.0, min_seeds: int = 3) -> Verdict:

@@ -26,10 +26,13 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from .files import write_text
 from .runs import run_status
 
 
 PAPER_RESULTS = Path(__file__).parent / "data" / "paper_results.csv"
+GRID_RESULTS = Path(__file__).parent / "data" / "claims"  # the committed per-run results of grids
+CSV_STAMP = "# made by: "  # the first line of a results CSV this library wrote: the command
 RECALLS = ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10")
 
 
@@ -158,3 +161,30 @@ def mitigation_table(runs: dict[str, Sequence[dict]], decimals: int = 1) -> pd.D
                     for m, s in zip(mean[c], std[c])]
     table.insert(0, "seeds", grouped.size())
     return table
+
+
+def write_results_csv(table: pd.DataFrame, path: Path | str, command: str) -> Path:
+    """Write a sweep's tidy table (:func:`collect_runs`) to ``path`` as CSV, its first line
+    ``# made by: <command>``. A file that this function did not write is never replaced: one
+    ``FileExistsError`` naming it, nothing written."""
+    path = Path(path)
+    if path.exists() and not path.read_text(errors="replace").startswith(CSV_STAMP):
+        raise FileExistsError(f"{path} exists and was not written by svl_lib (no '{CSV_STAMP}' "
+                              "first line): choose another --csv path")
+    return write_text(path, f"{CSV_STAMP}{command}\n" + table.to_csv(index=False))
+
+
+def read_results_csv(path: Path | str) -> pd.DataFrame:
+    """A table written by :func:`write_results_csv` (the command line skipped)."""
+    return pd.read_csv(path, comment="#")
+
+
+def grid_results(name: str) -> pd.DataFrame:
+    """The committed per-run results of the shipped grid ``name``
+    (``svl_lib/data/claims/<name>.csv``, made by the command on its first line)."""
+    path = GRID_RESULTS / f"{name}.csv"
+    if not path.is_file():
+        shipped = sorted(p.stem for p in GRID_RESULTS.glob("*.csv"))
+        raise ValueError(f"no committed results for grid {name!r}: shipped are {shipped}; "
+                         f"run it with python -m svl_lib.sweep --grid-file {name} --out DIR")
+    return read_results_csv(path)

@@ -21,6 +21,8 @@ Command line::
 
     python -m svl_lib.sweep --out runs/bits --set shortcut_mode=bits epochs=4 --grid n_bits=0,4,8
     python -m svl_lib.sweep --grid-file toy_bits --out runs/toy_bits
+    python -m svl_lib.sweep --grid-file claims_scratch --out runs/claims_scratch \\
+        --csv svl_lib/data/claims/claims_scratch.csv
     python -m svl_lib.sweep --grid-file clip_bits --out runs/clip_bits --set num_workers=8
     python -m svl_lib.sweep --grid-file clip_bits --out runs/clip_bits --cluster slurm \
         --cluster-set slurm_partition=gpu timeout_min=720
@@ -36,6 +38,8 @@ import itertools
 import json
 import os
 import re
+import shlex
+import sys
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, Callable
@@ -44,7 +48,7 @@ import pandas as pd
 
 from .config import ExperimentConfig
 from .experiment import run_experiment
-from .results import collect_runs
+from .results import collect_runs, write_results_csv
 from .runs import plan_run_folder, run_status
 
 Grid = dict[str, Sequence[Any]]
@@ -246,6 +250,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cluster-set", nargs="+", default=[], metavar="KEY=V",
                         help="submitit parameters, e.g. slurm_partition=gpu timeout_min=720")
     parser.add_argument("--notebook", type=Path, help="sweep this notebook's parameters instead")
+    parser.add_argument("--csv", type=Path, help="also write the last stage's table (every run's "
+                        "config fields and metrics) to this CSV, the command on its first line")
     args = parser.parse_args(argv)
     try:
         grid = parse_assignments(args.grid, many=True)
@@ -266,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
             stages = [*first, (base, points, {**own, **grid}, root, last)]
         else:
             base = ExperimentConfig.from_dict(json.loads(args.config.read_text()) if args.config else {})
-            stages = [(base, ({},), grid, args.out, None)]
+            stages, last = [(base, ({},), grid, args.out, None)], None
         for base, points, swept, root, experiment in stages:
             if experiment is not None:
                 print(f"{experiment.name}: {experiment.experiment} -> {root}")
@@ -282,6 +288,9 @@ def main(argv: list[str] | None = None) -> int:
                          "have finished" if waiting else ""))
                 continue
             table = run_sweep(base.replace(**fixed), swept, root, points=points)
+            if args.csv is not None and experiment is last:
+                write_results_csv(table, args.csv, shlex.join(["python", "-m", "svl_lib.sweep",
+                                                                *(argv if argv is not None else sys.argv[1:])]))
             columns = ["run", "condition", "i2t_r1", "t2i_r1", "rsum"]
             with pd.option_context("display.width", 160, "display.max_rows", 200):
                 print(table[columns].round(2).to_string(index=False))

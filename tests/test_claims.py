@@ -7,7 +7,8 @@ from scipy import stats
 
 from svl_lib.claims import (VERDICTS, Difference, Verdict, bits_trend, clean_collapse, combine,
                             mitigation_does_not_stop, mitigation_helps, one_sided_no_harm,
-                            reliance_cut_more, uses_shortcut, verdict_table, welch_difference)
+                            reliance_cut_more, shortcut_used, uses_shortcut, verdict_table,
+                            welch_difference)
 
 
 def around(x: float, spread: float = 0.5) -> list[float]:
@@ -320,3 +321,11 @@ def test_the_papers_numbers_through_the_rules() -> None:
     vse = combine([one_sided_no_harm(VSE_COCO_BASELINE, around(320.28)),
                    one_sided_no_harm(VSE_COCO_BASELINE, around(360.03))])
     assert vse.verdict == "partly"
+
+
+def test_shortcut_used_reads_the_mean_shortcut_rsum_against_the_threshold() -> None:
+    assert shortcut_used([540.0, 550.0, 560.0]).verdict == "agree"
+    low = shortcut_used([400.0, 410.0, 420.0])
+    assert low.verdict == "not shown" and "410.0 >= 500: fails" in low.reason
+    assert shortcut_used([599.9, 599.9, 599.9], threshold=600).verdict == "not shown"
+    assert shortcut_used([550.0, 560.0]).verdict == "not testable here"  # 2 seeds < 3
