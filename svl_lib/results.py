@@ -92,7 +92,10 @@ def collect_runs(root: Path | str) -> pd.DataFrame:
     Columns: ``run``, every :class:`~svl_lib.experiment.ExperimentConfig` field, ``condition``
     (clean, shortcut, image_only, caption_only), the metrics of :mod:`svl_lib.retrieval`
     (``i2t_r1`` ... ``rsum``, ranks), ``chance_rsum``, ``train_seconds``, ``steps``,
-    ``final_loss``.
+    ``final_loss``, and for LTD runs the decoder's L_rec on training and held-out test captions
+    (``ltd_rec_train``, ``ltd_rec_test``; empty for other runs), and for probed runs the mean
+    attribute probe accuracy (%) of the image and caption embeddings (``probe_image``,
+    ``probe_caption``).
     """
     root = Path(root)
     rows = []
@@ -100,7 +103,9 @@ def collect_runs(root: Path | str) -> pd.DataFrame:
         metrics = json.loads((run / "metrics.json").read_text())
         keys = _run_columns(root, run)
         extra = {"chance_rsum": metrics["chance"]["rsum"], "train_seconds": metrics["train_seconds"],
-                 "steps": metrics["steps"], "final_loss": metrics["final_loss"]}
+                 "steps": metrics["steps"], "final_loss": metrics["final_loss"],
+                 **{f"ltd_rec_{split}": v for split, v in metrics.get("ltd_rec", {}).items()},
+                 **{_PROBE_KEYS[k]: v for k, v in run_summary(metrics).items() if k in _PROBE_KEYS}}
         rows += [{**keys, "condition": c, **values, **extra} for c, values in metrics["eval"].items()]
     return pd.DataFrame(rows)
 
@@ -123,6 +128,7 @@ def collect_probes(root: Path | str) -> pd.DataFrame:
 
 
 PROBE_COLUMNS = {"probe image": "image", "probe caption": "caption_naming"}
+_PROBE_KEYS = {"probe image": "probe_image", "probe caption": "probe_caption"}
 
 
 def run_summary(metrics: dict) -> dict[str, float]:
