@@ -12,9 +12,9 @@ EXPECTED = {  # grid -> number of runs
     "toy_shortcuts": 12, "toy_bits": 14, "toy_temperature": 8, "toy_ltd": 8, "toy_ifm": 10,
     "clip_shortcuts": 12, "clip_bits": 28, "clip_temperature": 16, "clip_ltd": 24, "clip_ifm": 20,
     "vse_shortcuts": 8, "vse_bits": 28, "vse_ltd": 24, "vse_ifm": 20,
-    "finetune_toy_pretrain": 3, "finetune_toy_shortcuts": 12, "finetune_toy_bits": 14,
-    "finetune_toy_ltd": 8, "finetune_toy_ifm": 10,
-    "imagenet_toy_shortcuts": 12, "imagenet_toy_bits": 14, "imagenet_toy_ltd": 8, "imagenet_toy_ifm": 10,
+    "claims_pretrain": 5, "claims_finetune": 30, "claims_image_tower": 30, "claims_scratch": 30,
+    "trial_clipping": 15, "trial_headroom": 60, "trial_caption_side": 30, "trial_image_side_ltd": 5,
+    "trial_caption_only": 10, "trial_memorisation": 10,
 }
 
 
@@ -62,31 +62,31 @@ def test_a_grid_runs_with_one_command_and_skips_what_finished(tmp_path, capsys) 
     assert main(args) == 0 and capsys.readouterr().out.count("skip (finished)") == 4
 
 
-@pytest.mark.parametrize("name", [n for n in EXPECTED if n.startswith("finetune_toy_") and "pretrain" not in n])
+@pytest.mark.parametrize("name", ["claims_finetune", "claims_image_tower"])
 def test_fine_tuning_grids_start_each_point_from_its_seed_of_the_required_grid(name, tmp_path) -> None:
     (pretrain, pretrain_root), (grid, root) = load_grid(name).stages(tmp_path)
-    assert pretrain.name == "finetune_toy_pretrain" and pretrain_root == tmp_path / pretrain.name
+    assert pretrain.name == "claims_pretrain" and pretrain_root == tmp_path / pretrain.name
     sources = {config.seed: folder for folder, config in pretrain.plan(pretrain_root)}
     for folder, config in grid.plan(root):
-        assert config.init_from == f"finetune_toy_pretrain/seed={config.seed}"
+        assert config.init_from == f"claims_pretrain/seed={config.seed}"
         assert init_source(folder, config.init_from) == sources[config.seed]
-        assert config.key() != config.replace(init_from=None).key()
+        assert config.key() != config.replace(init_from=None, init_parts="all").key()
 
 
 def test_a_cluster_holds_back_points_whose_pretraining_has_not_finished(tmp_path) -> None:
-    plan = load_grid("finetune_toy_shortcuts").plan(tmp_path)
+    plan = load_grid("claims_finetune").plan(tmp_path)
     assert submit_plan(plan, tmp_path / "jobs", cluster="local") == []  # nothing submitted yet
     assert not (tmp_path / "jobs").exists()
 
 
 @pytest.mark.slow
 def test_a_fine_tuning_grid_runs_its_pretraining_first_with_one_command(tmp_path, capsys) -> None:
-    args = ["--grid-file", "finetune_toy_ifm", "--out", str(tmp_path), "--grid", "ifm_epsilon=0.1",
+    args = ["--grid-file", "claims_finetune", "--out", str(tmp_path), "--grid", "seed=0",
             "--set", "n_train=300", "n_test=50", "epochs=1", "batch_size=64", "probes=False"]
     assert main(args) == 0
     out = capsys.readouterr().out
-    assert out.index("finetune_toy_pretrain:") < out.index("finetune_toy_ifm:")
-    assert out.count(": train") == 3 + 2  # three pretraining seeds, then two fine-tuning points
-    assert all(run_status(tmp_path / "finetune_toy_pretrain" / f"seed={s}") == "finished" for s in range(3))
-    for point in ("shortcut_mode=none,ifm_epsilon=0.1", "shortcut_mode=unique,ifm_epsilon=0.1"):
+    assert out.index("claims_pretrain:") < out.index("claims_finetune:")
+    assert out.count(": train") == 5 + 6  # five pretraining seeds, then the six variants of seed 0
+    assert all(run_status(tmp_path / "claims_pretrain" / f"seed={s}") == "finished" for s in range(5))
+    for point in ("shortcut_mode=none,seed=0", "shortcut_mode=unique,ifm_epsilon=0.1,seed=0"):
         assert run_status(tmp_path / point) == "finished"

@@ -1,0 +1,278 @@
+"""The course's claim-by-claim comparison with the paper (notebook 07): the claims grids' per-run
+results, grouped into settings, summarised, and put through the rules of :mod:`svl_lib.claims`.
+
+Three **settings**, each a shipped grid (``svl_lib/data/grids/claims_*.json``, 5 seeds) whose
+per-run results are committed (``svl_lib/data/claims/<grid>.csv``, :func:`claims_results`):
+
+- ``claims_finetune``, the CLIP analogue: a clean run on another toy world, fine-tuned;
+- ``claims_image_tower``, the VSE++ analogue: that run's image tower with a caption tower from
+  scratch;
+- ``claims_scratch``: both towers from scratch (notebooks 04 and 05's setting).
+
+Each grid trains the same **variants** (:data:`VARIANTS`): no shortcut, unique shortcuts on both
+sides, on one side only, and unique + LTD or IFM. A table row is one (run, condition) of
+:func:`svl_lib.results.collect_runs`.
+"""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import claims as rules
+from .claims import Verdict
+from .grids import load_grid
+from .results import grid_results, paper_results
+from .sweep import run_sweep
+
+SETTINGS = {"claims_finetune": "fine-tuned (CLIP analogue)",
+            "claims_image_tower": "pretrained image tower (VSE++ analogue)",
+            "claims_scratch": "from scratch"}
+VARIANTS = ("clean", "unique", "image-only", "caption-only", "unique + LTD", "unique + IFM")
+
+
+def variant(row: pd.Series | dict) -> str:
+    """The variant (:data:`VARIANTS`) of a run from its config fields."""
+    if row["shortcut_mode"] == "none":
+        return "clean"
+    if row["ltd"] != "none":
+        return "unique + LTD"
+    if row["ifm_epsilon"] > 0:
+        return "unique + IFM"
+    if not row["shortcut_on_caption"]:
+        return "image-only"
+    if not row["shortcut_on_image"]:
+        return "caption-only"
+    return "unique"
+
+
+def grid_tables(names: list[str] | tuple[str, ...], recompute: bool = False, root: Path | str | None = None,
+                shrink: dict | None = None, seeds: int | None = None) -> dict[str, pd.DataFrame]:
+    """Each shipped grid's table: its committed results, or with ``recompute`` the grid run
+    (train-or-load) under ``root/<name>``; ``shrink`` overrides fields of every run (e.g. a FAST
+    check) and ``seeds`` keeps the first seeds only."""
+    tables = {}
+    for name in names:
+        if recompute:
+            if root is None:
+                raise ValueError("recompute needs a root folder for the runs")
+            for grid, folder in load_grid(name).stages(Path(root) / name):  # a required grid first
+                grid_points = {**grid.grid, **({"seed": list(range(seeds))} if seeds else {})}
+                table = run_sweep(grid.base.replace(**(shrink or {})), grid_points, folder,
+                                  points=grid.points, log=None)
+        else:
+            table = grid_results(name)
+            if seeds:
+                table = table[table["seed"] < seeds]
+        tables[name] = table.reset_index(drop=True)
+    return tables
+
+
+def claims_results(recompute: bool = False, root: Path | str | None = None,
+                   shrink: dict | None = None, seeds: int | None = None) -> dict[str, pd.DataFrame]:
+    """:func:`grid_tables` of the three settings, with a ``variant`` column (:data:`VARIANTS`)."""
+    return {name: table.assign(variant=table.apply(variant, axis=1)) for name, table in
+            grid_tables(tuple(SETTINGS), recompute, root, shrink, seeds).items()}
+
+
+def per_seed(table: pd.DataFrame, name: str, condition: str = "clean") -> list[float]:
+    """The RSUM values of variant ``name`` under ``condition``, one per seed, in seed order."""
+    rows = table[(table["variant"] == name) & (table["condition"] == condition)].sort_values("seed")
+    return rows["rsum"].astype(float).tolist()
+
+
+def summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """Mean ± std over seeds of clean RSUM and RSUM with the shortcut, per setting and variant, with
+    the precondition of a shortcut claim (uses the shortcut: RSUM with it >= 500) and chance."""
+    rows = []
+    for name, table in tables.items():
+        for kind in VARIANTS:
+            clean, short = per_seed(table, kind), per_seed(table, kind, "shortcut")
+            if not clean:
+                continue
+            uses = "—" if kind == "clean" else "yes" if rules.uses_shortcut(short) else "no"
+            probe = per_seed(table.assign(rsum=table.get("probe_image", np.nan)), kind)
+            rows.append({"setting": SETTINGS[name], "variant": kind, "seeds": len(clean),
+                         "clean RSUM": _mean_std(clean), "shortcut RSUM": _mean_std(short),
+                         "image probe (%)": _mean_std(probe) if not np.isnan(probe).any() else "—",
+                         "uses the shortcut (>= 500)": uses,
+                         "chance": round(float(table["chance_rsum"].iloc[0]), 1)})
+    return pd.DataFrame(rows).set_index(["setting", "variant"])
+
+
+def _mean_std(values: list[float]) -> str:
+    return f"{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f}" if len(values) > 1 else f"{values[0]:.1f}"
+
+
+def course_verdicts(tables: dict[str, pd.DataFrame], bits: pd.DataFrame) -> dict[str, Verdict]:
+    """Every claim's verdict on the course's runs. ``bits``: notebook 02's sweep, one row per
+    n_bits with columns ``n_bits``, ``clean`` and ``shortcut`` (RSUM)."""
+    def get(name: str, kind: str, condition: str = "clean") -> list[float]:
+        return per_seed(tables[name], kind, condition)
+
+    chance = {name: float(t["chance_rsum"].iloc[0]) for name, t in tables.items()}
+    one_sided = [rules.one_sided_no_harm(get(n, "clean"), get(n, side))
+                 for n in SETTINGS for side in ("image-only", "caption-only")]
+    verdicts = {
+        "2. A shortcut on one side only does no harm": rules.combine(one_sided, "settings and sides"),
+        "3a. With unique shortcuts the model uses the shortcut":
+            rules.combine([rules.shortcut_used(get(n, "unique", "shortcut")) for n in SETTINGS]),
+        "3b. ...and loses clean RSUM part of the way, as CLIP (CLIP analogue)": _collapse(
+            get, chance, "claims_finetune", "partial"),
+        "3b. ...and loses it to about 0, as VSE++ (VSE++ analogue, from scratch)": rules.combine(
+            [_collapse(get, chance, n, "full") for n in ("claims_image_tower", "claims_scratch")]),
+        "4. More shortcut bits: clean RSUM falls, shortcut RSUM rises": rules.bits_trend(
+            bits["n_bits"], bits["clean"], bits["shortcut"]),
+    }
+    for name, label in SETTINGS.items():
+        for method in ("LTD", "IFM"):
+            args = (get(name, "unique"), get(name, f"unique + {method}"), get(name, "unique", "shortcut"),
+                    get(name, f"unique + {method}", "shortcut"), get(name, "clean"), chance[name])
+            verdicts[f"5. {method} helps: {label}"] = rules.mitigation_helps(*args)
+    name = "claims_image_tower"
+    verdicts["5. IFM does not stop the VSE++ collapse: " + SETTINGS[name]] = rules.mitigation_does_not_stop(
+        get(name, "unique"), get(name, "unique + IFM"), get(name, "unique", "shortcut"),
+        get(name, "clean"), chance[name])
+    verdicts["6. LTD cuts reliance on the shortcut more than IFM"] = rules.combine(
+        [rules.reliance_cut_more(get(n, "unique + LTD", "shortcut"), get(n, "unique + IFM", "shortcut"),
+                                 "LTD", "IFM") for n in SETTINGS])
+    return verdicts
+
+
+def _collapse(get, chance: dict[str, float], name: str, kind: str) -> Verdict:
+    return rules.clean_collapse(get(name, "clean"), get(name, "unique"), get(name, "unique", "shortcut"),
+                                chance[name], kind)
+
+
+def paper_rsum(model: str, train: str, evaluated: str = "clean", dataset: str = "coco") -> float:
+    """The paper's RSUM of ``model`` trained under ``train`` and evaluated ``evaluated``; where it
+    logged several runs, their mean (the source column names it), not the first run's."""
+    paper = paper_results()
+    row = paper[(paper["model"] == model) & (paper["dataset"] == dataset) & (paper["train_condition"] == train)
+                & (paper["eval_condition"] == evaluated)].iloc[0]
+    mean = re.search(r"mean of the \d+: ([\d.]+)", row["source"])
+    return float(mean.group(1)) if mean else float(row["rsum"])
+
+
+def paper_side() -> dict[str, str]:
+    """The paper's COCO numbers behind each claim of :func:`course_verdicts` (prefix match)."""
+    rsum = paper_rsum
+    clip, vse = "CLIP RN50", "VSE++"
+    return {
+        "2.": f"CLIP image-only {rsum(clip, 'image-only shortcut'):.0f}, caption-only "
+              f"{rsum(clip, 'caption-only shortcut'):.0f} (baseline {rsum(clip, 'baseline'):.0f}); VSE++ "
+              f"caption-only {rsum(vse, 'caption-only shortcut'):.0f} (baseline {rsum(vse, 'baseline'):.0f})",
+        "3a.": f"CLIP {rsum(clip, 'unique shortcut', 'shortcut'):.0f}, VSE++ "
+               f"{rsum(vse, 'unique shortcut', 'shortcut'):.0f}",
+        "3b. ...and loses clean RSUM part": f"CLIP {rsum(clip, 'baseline'):.0f} → {rsum(clip, 'unique shortcut'):.0f}",
+        "3b. ...and loses it to about 0": f"VSE++ {rsum(vse, 'baseline'):.0f} → {rsum(vse, 'unique shortcut'):.1f}",
+        "4.": "clean falls, shortcut rises with n_bits (both models, both datasets; the curves dip)",
+        "5.": "the course does not have the paper's Section 6 numbers",
+        "6.": "the course does not have the paper's Section 6 numbers",
+    }
+
+
+def claims_table(verdicts: dict[str, Verdict]) -> pd.DataFrame:
+    """:func:`svl_lib.claims.verdict_table` with the paper's side of each claim."""
+    table = rules.verdict_table(verdicts)
+    paper = paper_side()
+    table.insert(0, "paper (COCO)", [next(v for k, v in paper.items() if claim.startswith(k))
+                                     for claim in table.index])
+    return table
+
+
+# --- the mitigation trials (T1, T3-T7: svl_lib/data/grids/trial_*.json) -------------------------
+
+TRIALS = ("trial_clipping", "trial_headroom", "trial_caption_side", "trial_image_side_ltd",
+          "trial_caption_only", "trial_memorisation")
+_PLAIN = dict(shortcut_mode="unique", ltd="none", ifm_epsilon=0.0, shortcut_on_image=True,
+              shortcut_on_caption=True)
+_LTD = dict(_PLAIN, ltd="constrained")
+_IFM = dict(_PLAIN, ifm_epsilon=0.1)
+
+
+def select(table: pd.DataFrame, column: str = "rsum", condition: str = "clean", **fields) -> list[float]:
+    """``column`` of the runs whose config fields equal ``fields``, under ``condition``, in seed order."""
+    rows = table[table["condition"] == condition]
+    for key, value in fields.items():
+        rows = rows[rows[key] == value]
+    return rows.sort_values("seed")[column].astype(float).tolist()
+
+
+def trial_results(recompute: bool = False, root: Path | str | None = None,
+                  shrink: dict | None = None, seeds: int | None = None) -> dict[str, pd.DataFrame]:
+    """:func:`grid_tables` of the trials and of ``claims_scratch`` (their reference)."""
+    return grid_tables(("claims_scratch", *TRIALS), recompute, root, shrink, seeds)
+
+
+def _row(trial: str, comparison: str, a: dict, b: dict, ta: pd.DataFrame, tb: pd.DataFrame,
+         precondition: str = "") -> dict:
+    """Welch differences (b minus a) of clean RSUM and RSUM with the shortcut."""
+    diffs = {f"{name} difference": str(rules.welch_difference(select(ta, condition=c, **a),
+                                                                select(tb, condition=c, **b)))
+             for name, c in (("clean RSUM", "clean"), ("shortcut RSUM", "shortcut"))}
+    clean_b = select(tb, **b)
+    return {"trial": trial, "comparison": comparison, "clean RSUM": _mean_std(clean_b), **diffs,
+            "precondition": precondition}
+
+
+def trials_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per comparison of the trials: mean clean RSUM of the second run of the comparison,
+    and the Welch 95 % intervals of (second minus first) for clean RSUM and RSUM with the shortcut,
+    over 5 seeds each; the precondition a comparison needs, where it has one."""
+    scratch, rows = tables["claims_scratch"], []
+    clip = tables["trial_clipping"]
+    for label, fields in (("clean", dict(shortcut_mode="none")), ("unique", _PLAIN), ("unique + LTD", _LTD)):
+        rows.append(_row("T1 clipping", f"{label}: per tower minus joint", fields,
+                         {**fields, "grad_clip_mode": "per_tower"}, scratch, clip))
+    head = tables["trial_headroom"]
+    for label, shortcut in (("bits, n_bits 4", dict(shortcut_mode="bits", n_bits=4)),
+                            ("bits, n_bits 6", dict(shortcut_mode="bits", n_bits=6)),
+                            ("unique, p 0.5", dict(shortcut_mode="unique", shortcut_p=0.5)),
+                            ("unique, p 0.75", dict(shortcut_mode="unique", shortcut_p=0.75))):
+        plain = dict(shortcut, ltd="none", ifm_epsilon=0.0)
+        floor = 3 * float(head["chance_rsum"].iloc[0])
+        mean = np.mean(select(head, **plain))
+        precondition = f"clean RSUM {mean:.1f} > 3 x chance {floor:.1f}: {'holds' if mean > floor else 'fails'}"
+        for method, change in (("LTD", dict(ltd="constrained")), ("IFM", dict(ifm_epsilon=0.1))):
+            rows.append(_row("T3 headroom", f"{label}: {method} minus none", plain, {**plain, **change},
+                             head, head, precondition))
+    side = tables["trial_caption_side"]
+    for dim in (16, 32):
+        probe = np.mean(select(side, "probe_caption", embed_dim=dim, **_PLAIN))
+        precondition = f"caption probe {probe:.1f} % < 90 %: {'holds' if probe < 90 else 'fails'}"
+        rows.append(_row("T4 caption side", f"embed_dim {dim}: LTD minus none", dict(embed_dim=dim, **_PLAIN),
+                         dict(embed_dim=dim, **_LTD), side, side, precondition))
+    image_ltd = tables["trial_image_side_ltd"]
+    rows.append(_row("T5 image-side LTD (extension)", "image-side LTD minus none", _PLAIN,
+                     dict(_LTD, ltd_side="image"), scratch, image_ltd))
+    rows.append(_row("T5 image-side LTD (extension)", "image-side minus caption-side LTD", _LTD,
+                     dict(_LTD, ltd_side="image"), scratch, image_ltd))
+    only = tables["trial_caption_only"]
+    caption_only = dict(shortcut_mode="unique", shortcut_on_image=False)
+    rows.append(_row("T6 caption-only control", "last-token GRU: caption-only minus clean",
+                     dict(shortcut_mode="none"), caption_only, scratch, scratch))
+    rows.append(_row("T6 caption-only control", "mean-pooled GRU: caption-only minus clean",
+                     dict(shortcut_mode="none"), caption_only, only, only))
+    return pd.DataFrame(rows).set_index(["trial", "comparison"])
+
+
+def memorisation_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """T7: the LTD decoder's L_rec on the training captions and on held-out test captions (clean
+    targets), per LTD setting, and the Welch interval of (held out minus training) over the seeds."""
+    settings = [(SETTINGS[n], tables[n], dict(ltd=kind)) for n, kind in
+                (("claims_scratch", "constrained"), ("claims_image_tower", "constrained"),
+                 ("claims_finetune", "unconstrained")) if n in tables]
+    memo = tables["trial_memorisation"]
+    settings += [("from scratch, decoder width 1024", memo, dict(ltd_hidden=1024)),
+                 ("from scratch, 5,000 training images", memo, dict(n_train=5000))]
+    rows = []
+    for label, table, fields in settings:
+        train, test = (select(table, f"ltd_rec_{s}", **fields) for s in ("train", "test"))
+        diff = rules.welch_difference(train, test)
+        rows.append({"setting": label, "seeds": len(test), "L_rec training": f"{np.mean(train):.4f}",
+                     "L_rec held out": f"{np.mean(test):.4f}",
+                     "held out minus training": f"{diff.mean:.4f} [{diff.low:.4f}, {diff.high:.4f}]"})
+    return pd.DataFrame(rows).set_index("setting")
