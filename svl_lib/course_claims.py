@@ -23,6 +23,9 @@ import pandas as pd
 
 from . import claims as rules
 from .claims import Verdict
+from .config import ExperimentConfig
+from .data import load_split
+from .evaluation import ceiling_level
 from .grids import load_grid
 from .results import grid_results, paper_results
 from .sweep import run_sweep
@@ -84,8 +87,9 @@ def per_seed(table: pd.DataFrame, name: str, condition: str = "clean") -> list[f
 
 
 def summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
-    """Mean ± std over seeds of clean RSUM and RSUM with the shortcut, per setting and variant, with
-    the precondition of a shortcut claim (uses the shortcut: RSUM with it >= 500) and chance."""
+    """Mean ± std over seeds of clean RSUM, RSUM with the shortcut and the image probe, per setting
+    and variant, with the precondition of a shortcut claim (uses the shortcut: RSUM with it >= 500),
+    chance and the toy's ceiling (the best RSUM identical captions and the tie rule allow)."""
     rows = []
     for name, table in tables.items():
         for kind in VARIANTS:
@@ -98,8 +102,17 @@ def summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
                          "clean RSUM": _mean_std(clean), "shortcut RSUM": _mean_std(short),
                          "image probe (%)": _mean_std(probe) if not np.isnan(probe).any() else "—",
                          "uses the shortcut (>= 500)": uses,
-                         "chance": round(float(table["chance_rsum"].iloc[0]), 1)})
+                         "chance": round(float(table["chance_rsum"].iloc[0]), 1),
+                         "clean ceiling": round(toy_ceiling(table), 1)})
     return pd.DataFrame(rows).set_index(["setting", "variant"])
+
+
+def toy_ceiling(table: pd.DataFrame) -> float:
+    """The ceiling RSUM (:func:`~svl_lib.evaluation.ceiling_level`) of the toy test split the
+    table's runs were evaluated on (their world's sizes and seed)."""
+    row = table.iloc[0]
+    world = ExperimentConfig(**{k: int(row[k]) for k in ("n_train", "n_val", "n_test", "image_size", "data_seed")})
+    return ceiling_level(load_split(world, "test"))["rsum"]
 
 
 def _mean_std(values: list[float]) -> str:

@@ -47,7 +47,7 @@ from collections.abc import Sequence
 
 import torch
 
-__all__ = ["retrieval_metrics", "chance_metrics"]
+__all__ = ["retrieval_metrics", "chance_metrics", "ceiling_metrics"]
 
 
 def retrieval_metrics(
@@ -200,6 +200,34 @@ def chance_metrics(
         metrics[f"i2t_r{k}"] = 100.0 * (1.0 - misses / n)
     for k in ks:
         metrics[f"t2i_r{k}"] = 100.0 * min(k, n) / n
+    metrics["rsum"] = sum(metrics.values())
+    return metrics
+
+
+def ceiling_metrics(captions: Sequence[Sequence[str]], ks: Sequence[int] = (1, 5, 10)) -> dict[str, float]:
+    """An upper bound on Recall@k (percent) and RSUM for any model on a corpus whose images have these
+    caption strings (``captions[i]``: image i's captions).
+
+    Identical strings get identical embeddings, so they score alike, and a tie counts against the
+    query. image -> text: image i's rank is at least the number of other images' captions identical
+    to its least-shared caption. text -> image: the images that share a string are ranked once for
+    all its copies, so at best one of them is first, one second, and so on (images with more copies
+    first). Each query is bounded on its own (one embedding need not serve them all), so the bound may
+    not be reachable. Returns the ``i2t_r{k}``, ``t2i_r{k}`` and ``rsum`` keys."""
+    ks = _check_ks(ks)
+    if not captions or min(len(c) for c in captions) < 1:
+        raise ValueError("every image needs at least one caption")
+    owners: dict[str, dict[int, int]] = {}
+    for image, strings in enumerate(captions):
+        for text in strings:
+            owners.setdefault(text, {}).setdefault(image, 0)
+            owners[text][image] += 1
+    i2t = [min(sum(n for other, n in owners[t].items() if other != image) for t in strings)
+           for image, strings in enumerate(captions)]
+    t2i = [rank for copies in owners.values()
+           for rank, n in enumerate(sorted(copies.values(), reverse=True)) for _ in range(n)]
+    metrics = {f"i2t_r{k}": 100.0 * sum(r < k for r in i2t) / len(i2t) for k in ks}
+    metrics.update({f"t2i_r{k}": 100.0 * sum(r < k for r in t2i) / len(t2i) for k in ks})
     metrics["rsum"] = sum(metrics.values())
     return metrics
 

@@ -235,3 +235,33 @@ def test_errors(change, message):
 def test_chance_errors(counts, ks, message):
     with pytest.raises(ValueError, match=message):
         chance_metrics(counts, ks=ks)
+
+
+def test_ceiling_counts_identical_captions_as_ties_against_the_query() -> None:
+    """Images 0: a, b; 1: a; 2: c. Image 1's only caption is also image 0's: i2t rank >= 1. The two
+    copies of "a" rank images 0 and 1 once, so one of them is second."""
+    from svl_lib.retrieval import ceiling_metrics
+
+    m = ceiling_metrics([["a", "b"], ["a"], ["c"]], ks=(1, 5))
+    assert m["i2t_r1"] == pytest.approx(200 / 3) and m["i2t_r5"] == 100.0
+    assert m["t2i_r1"] == 75.0 and m["t2i_r5"] == 100.0
+    assert m["rsum"] == pytest.approx(200 / 3 + 100 + 75 + 100)
+    assert ceiling_metrics([["a"], ["b"]])["rsum"] == 600.0  # all strings distinct: no bound below 600
+    with pytest.raises(ValueError, match="at least one caption"):
+        ceiling_metrics([["a"], []])
+
+
+def test_a_string_oracle_stays_at_or_below_the_ceiling() -> None:
+    """An oracle that embeds each caption string as its own direction and each image as the mean of
+    its captions' directions stays at or below the ceiling, on a random corpus with many repeats."""
+    from svl_lib.retrieval import ceiling_metrics
+
+    g = torch.Generator().manual_seed(0)
+    captions = [[f"w{int(torch.randint(0, 12, (1,), generator=g))}" for _ in range(3)] for _ in range(20)]
+    vocab = sorted({t for c in captions for t in c})
+    text = torch.eye(len(vocab))[[vocab.index(t) for c in captions for t in c]]
+    images = torch.nn.functional.normalize(
+        torch.stack([text[3 * i:3 * i + 3].mean(0) for i in range(20)]) + 1e-3 * torch.randn(20, len(vocab), generator=g), dim=-1)
+    owners = torch.arange(20).repeat_interleave(3)
+    oracle = retrieval_metrics(images, text, owners)
+    assert oracle["rsum"] <= ceiling_metrics(captions)["rsum"] + 1e-6
