@@ -1,0 +1,115 @@
+"""The claims grids' committed results (svl_lib/data/claims/*.csv) and notebook 07's verdicts on
+them: every setting has its variants with 5 seeds, the verdicts come from the rules, a grid point
+re-run here finds the committed numbers, and ``sweep --csv`` never replaces a file it did not write."""
+import json
+
+import pandas as pd
+import pytest
+
+from svl_lib import course_claims, sweep
+from svl_lib.claims import VERDICTS
+from svl_lib.grids import load_grid
+from svl_lib.results import CSV_STAMP, GRID_RESULTS, grid_results, read_results_csv
+
+
+def test_each_settings_committed_results_hold_every_variant_with_5_seeds() -> None:
+    tables = course_claims.claims_results()
+    assert set(tables) == set(course_claims.SETTINGS)
+    for name, table in tables.items():
+        first = (GRID_RESULTS / f"{name}.csv").read_text().splitlines()[0]
+        assert first == f"{CSV_STAMP}python -m svl_lib.sweep --grid-file {name} --out runs/claims/{name} " \
+                        f"--csv svl_lib/data/claims/{name}.csv"
+        for kind in course_claims.VARIANTS:
+            assert course_claims.per_seed(table, kind) != [], (name, kind)
+            assert len(course_claims.per_seed(table, kind, "shortcut")) == 5, (name, kind)
+        ltd = table[table["variant"] == "unique + LTD"]
+        assert ltd[["ltd_rec_train", "ltd_rec_test"]].notna().all().all()  # L_rec, training vs held out
+        assert table[table["variant"] != "unique + LTD"]["ltd_rec_test"].isna().all()
+        grid = load_grid(name)
+        assert len(table["run"].unique()) == len(grid.points) * len(grid.grid["seed"])
+
+
+def test_variants_are_read_from_the_config_fields() -> None:
+    base = {"shortcut_mode": "unique", "ltd": "none", "ifm_epsilon": 0.0,
+            "shortcut_on_image": True, "shortcut_on_caption": True}
+    assert course_claims.variant({**base, "shortcut_mode": "none"}) == "clean"
+    assert course_claims.variant(base) == "unique"
+    assert course_claims.variant({**base, "shortcut_on_caption": False}) == "image-only"
+    assert course_claims.variant({**base, "shortcut_on_image": False}) == "caption-only"
+    assert course_claims.variant({**base, "ltd": "unconstrained"}) == "unique + LTD"
+    assert course_claims.variant({**base, "ifm_epsilon": 0.1}) == "unique + IFM"
+
+
+def test_the_verdicts_on_the_committed_results_come_from_the_rules() -> None:
+    tables = course_claims.claims_results()
+    falling = pd.DataFrame({"n_bits": [0, 2, 4, 8], "clean": [200.0, 150, 100, 50],
+                            "shortcut": [100.0, 300, 400, 500]})
+    verdicts = course_claims.course_verdicts(tables, falling)
+    assert all(v.verdict in VERDICTS and v.seeds for v in verdicts.values())
+    assert verdicts["4. More shortcut bits: clean RSUM falls, shortcut RSUM rises"].verdict == "agree"
+    flat = falling.assign(clean=[100.0, 100, 100, 100])
+    assert course_claims.course_verdicts(tables, flat)[
+        "4. More shortcut bits: clean RSUM falls, shortcut RSUM rises"].verdict == "partly"
+    table = course_claims.claims_table(verdicts)
+    assert list(table.columns) == ["paper (COCO)", "verdict", "reason", "precondition", "seeds"]
+    summary = course_claims.summary(tables)
+    assert len(summary) == len(course_claims.SETTINGS) * len(course_claims.VARIANTS)
+    assert set(summary["seeds"]) == {5}
+
+
+def test_fewer_seeds_make_the_mitigation_rows_not_testable() -> None:
+    tables = course_claims.claims_results(seeds=3)
+    bits = pd.DataFrame({"n_bits": [0, 2, 4, 8], "clean": [200.0, 150, 100, 50],
+                         "shortcut": [100.0, 300, 400, 500]})
+    verdicts = course_claims.course_verdicts(tables, bits)
+    helps = [v for claim, v in verdicts.items() if claim.startswith("5. LTD helps")]
+    assert helps and all(v.verdict == "not testable here" and "too few seeds" in v.reason for v in helps)
+
+
+@pytest.mark.slow
+def test_a_grid_point_rerun_here_finds_the_committed_numbers(tmp_path) -> None:
+    """Seed 0 of the from-scratch unique-shortcut point, trained again: the same RSUM (to 0.5) as the
+    committed CSV, under every evaluated condition."""
+    grid = load_grid("claims_scratch")
+    point = {"shortcut_mode": "unique"}
+    assert point in grid.points
+    table = sweep.run_sweep(grid.base, {"seed": [0]}, tmp_path, points=[point], log=None)
+    committed = grid_results("claims_scratch")
+    committed = committed[committed["run"] == table["run"].iloc[0]].set_index("condition")["rsum"]
+    here = table.set_index("condition")["rsum"]
+    assert set(here.index) == set(committed.index)
+    assert (here - committed[here.index]).abs().max() <= 0.5, pd.DataFrame({"here": here, "committed": committed})
+
+
+@pytest.mark.slow
+def test_sweep_csv_writes_the_table_with_its_command_and_keeps_foreign_files(tmp_path, capsys) -> None:
+    grid = tmp_path / "tiny.json"
+    grid.write_text(json.dumps({"experiment": "tiny", "base": {"n_train": 64, "n_val": 16, "n_test": 16,
+                                                               "epochs": 1, "batch_size": 32, "probes": False},
+                                "grid": {"seed": [0, 1]}}))
+    out = tmp_path / "table.csv"
+    args = ["--grid-file", str(grid), "--out", str(tmp_path / "runs"), "--csv", str(out)]
+    assert sweep.main(args) == 0
+    assert out.read_text().startswith(f"{CSV_STAMP}python -m svl_lib.sweep --grid-file {grid}")
+    table = read_results_csv(out)
+    assert sorted(table["seed"].unique()) == [0, 1] and "rsum" in table
+    assert sweep.main(args) == 0  # its own file: written again
+    foreign = tmp_path / "mine.csv"
+    foreign.write_text("my,own\n1,2\n")
+    with pytest.raises(SystemExit) as stop:
+        sweep.main([*args[:-1], str(foreign)])
+    assert stop.value.code == 2 and "was not written by svl_lib" in capsys.readouterr().err
+    assert foreign.read_text() == "my,own\n1,2\n"
+
+
+def test_the_trials_compare_5_seeds_with_5_seeds_in_every_row() -> None:
+    trials = course_claims.trial_results()
+    table = course_claims.trials_table(trials)
+    assert set(table.index.get_level_values("trial")) == {
+        "T1 clipping", "T3 headroom", "T4 caption side", "T5 image-side LTD (extension)", "T6 caption-only control"}
+    for column in ("clean RSUM difference", "shortcut RSUM difference"):
+        assert table[column].str.endswith("(95 %, n=5/5)").all(), table[column]
+    head = table.loc["T3 headroom"]
+    assert len(head) == 8 and head["precondition"].str.contains("3 x chance").all()
+    memo = course_claims.memorisation_table({**course_claims.claims_results(), **trials})
+    assert len(memo) == 5 and set(memo["seeds"]) == {5}
