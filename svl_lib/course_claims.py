@@ -25,9 +25,9 @@ from . import claims as rules
 from .claims import Verdict
 from .config import ExperimentConfig
 from .data import load_split
-from .evaluation import ceiling_level
 from .grids import load_grid
 from .results import grid_results, paper_results
+from .retrieval import ceiling_metrics
 from .sweep import run_sweep
 
 SETTINGS = {"claims_finetune": "fine-tuned (CLIP analogue)",
@@ -107,12 +107,17 @@ def summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["setting", "variant"])
 
 
-def toy_ceiling(table: pd.DataFrame) -> float:
-    """The ceiling RSUM (:func:`~svl_lib.evaluation.ceiling_level`) of the toy test split the
-    table's runs were evaluated on (their world's sizes and seed)."""
+def test_captions(table: pd.DataFrame) -> list[list[str]]:
+    """The clean captions of the toy test split the table's runs were evaluated on (their world's
+    sizes and seed), one list per image."""
     row = table.iloc[0]
     world = ExperimentConfig(**{k: int(row[k]) for k in ("n_train", "n_val", "n_test", "image_size", "data_seed")})
-    return ceiling_level(load_split(world, "test"))["rsum"]
+    return load_split(world, "test").captions
+
+
+def toy_ceiling(table: pd.DataFrame) -> float:
+    """The ceiling RSUM (:func:`~svl_lib.retrieval.ceiling_metrics`) of the table's test split."""
+    return ceiling_metrics(test_captions(table))["rsum"]
 
 
 def _mean_std(values: list[float]) -> str:

@@ -21,7 +21,7 @@ from torch.utils.data import DataLoader, Dataset
 from .data.corpus import Corpus
 from .data.loading import PrepareFn, TensorFn, eval_captions, eval_images
 from .models.base import ContrastiveModel
-from .retrieval import ceiling_metrics, chance_metrics, retrieval_metrics
+from .retrieval import chance_metrics, retrieval_metrics
 from .shortcuts import ShortcutInjector
 
 CONDITIONS: dict[str, tuple[bool, bool]] = {
@@ -131,9 +131,3 @@ def evaluate(model: ContrastiveModel, corpus: Corpus, injector: ShortcutInjector
 def chance_level(corpus: Corpus) -> dict[str, float]:
     """Expected metrics of random scores on this split (recalls and RSUM)."""
     return chance_metrics([len(c) for c in corpus.captions])
-
-
-def ceiling_level(corpus: Corpus) -> dict[str, float]:
-    """An upper bound on any model's metrics on this split, from its identical captions and the
-    tie rule (:func:`~svl_lib.retrieval.ceiling_metrics`)."""
-    return ceiling_metrics(corpus.captions)
