@@ -124,9 +124,11 @@ def _mean_std(values: list[float]) -> str:
     return f"{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f}" if len(values) > 1 else f"{values[0]:.1f}"
 
 
-def course_verdicts(tables: dict[str, pd.DataFrame], bits: pd.DataFrame) -> dict[str, Verdict]:
+def course_verdicts(tables: dict[str, pd.DataFrame], bits: pd.DataFrame,
+                    trials: dict[str, pd.DataFrame] | None = None) -> dict[str, Verdict]:
     """Every claim's verdict on the course's runs. ``bits``: notebook 02's sweep, one row per
-    n_bits with columns ``n_bits``, ``clean`` and ``shortcut`` (RSUM)."""
+    n_bits with columns ``n_bits``, ``clean`` and ``shortcut`` (RSUM). With ``trials``
+    (:func:`trial_results`), LTD's row also on trial T7's 5,000-image setting, where its bound is met."""
     def get(name: str, kind: str, condition: str = "clean") -> list[float]:
         return per_seed(tables[name], kind, condition)
 
@@ -149,6 +151,13 @@ def course_verdicts(tables: dict[str, pd.DataFrame], bits: pd.DataFrame) -> dict
             args = (get(name, "unique"), get(name, f"unique + {method}"), get(name, "unique", "shortcut"),
                     get(name, f"unique + {method}", "shortcut"), get(name, "clean"), chance[name])
             verdicts[f"5. {method} helps: {label}"] = rules.mitigation_helps(*args)
+    if trials is not None:
+        memo, big = trials["trial_memorisation"], dict(n_train=5000)
+        chance_big = float(memo[memo["n_train"] == 5000]["chance_rsum"].iloc[0])
+        verdicts["5. LTD helps: from scratch, 5,000 images (T7, L_rec within its bound)"] = rules.mitigation_helps(
+            select(memo, **big, **_PLAIN), select(memo, **big, **_LTD),
+            select(memo, condition="shortcut", **big, **_PLAIN), select(memo, condition="shortcut", **big, **_LTD),
+            select(memo, **big, shortcut_mode="none"), chance_big)
     name = "claims_image_tower"
     verdicts["5. IFM does not stop the VSE++ collapse: " + SETTINGS[name]] = rules.mitigation_does_not_stop(
         get(name, "unique"), get(name, "unique + IFM"), get(name, "unique", "shortcut"),
@@ -274,6 +283,13 @@ def trials_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
                      dict(shortcut_mode="none"), caption_only, scratch, scratch))
     rows.append(_row("T6 caption-only control", "mean-pooled GRU: caption-only minus clean",
                      dict(shortcut_mode="none"), caption_only, only, only))
+    memo = tables["trial_memorisation"]
+    big, rec = dict(_PLAIN, n_train=5000), np.mean(select(memo, "ltd_rec_train", n_train=5000, ltd="constrained"))
+    uses = np.mean(select(memo, condition="shortcut", **big))
+    precondition = (f"LTD's L_rec {rec:.3f} <= eta 0.1: {'holds' if rec <= 0.1 else 'fails'}; without LTD, "
+                    f"shortcut RSUM {uses:.1f} >= 500: {'holds' if uses >= 500 else 'fails'}")
+    rows.append(_row("T7 memorisation", "5,000 images: LTD minus none", big, dict(_LTD, n_train=5000),
+                     memo, memo, precondition))
     return pd.DataFrame(rows).set_index(["trial", "comparison"])
 
 
@@ -284,8 +300,8 @@ def memorisation_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
                 (("claims_scratch", "constrained"), ("claims_image_tower", "constrained"),
                  ("claims_finetune", "unconstrained")) if n in tables]
     memo = tables["trial_memorisation"]
-    settings += [("from scratch, decoder width 1024", memo, dict(ltd_hidden=1024)),
-                 ("from scratch, 5,000 training images", memo, dict(n_train=5000))]
+    settings += [("from scratch, decoder width 1024", memo, dict(ltd_hidden=1024, ltd="constrained")),
+                 ("from scratch, 5,000 training images", memo, dict(n_train=5000, ltd="constrained"))]
     rows = []
     for label, table, fields in settings:
         train, test = (select(table, f"ltd_rec_{s}", **fields) for s in ("train", "test"))
@@ -294,3 +310,16 @@ def memorisation_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
                      "L_rec held out": f"{np.mean(test):.4f}",
                      "held out minus training": f"{diff.mean:.4f} [{diff.low:.4f}, {diff.high:.4f}]"})
     return pd.DataFrame(rows).set_index("setting")
+
+
+def large_world_table(trials: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """T7's 5,000-image runs: no shortcut, unique shortcuts, unique + LTD (mean ± std over seeds of
+    clean RSUM, RSUM with the shortcut, the image probe and LTD's training L_rec)."""
+    memo, rows = trials["trial_memorisation"], []
+    for label, fields in (("clean", dict(shortcut_mode="none")), ("unique", _PLAIN), ("unique + LTD", _LTD)):
+        get = lambda column, condition="clean": select(memo, column, condition, n_train=5000, **fields)
+        rows.append({"variant": label, "seeds": len(get("rsum")), "clean RSUM": _mean_std(get("rsum")),
+                     "shortcut RSUM": _mean_std(get("rsum", "shortcut")),
+                     "image probe (%)": _mean_std(get("probe_image")),
+                     "L_rec (training)": f"{np.mean(get('ltd_rec_train')):.3f}" if label == "unique + LTD" else "—"})
+    return pd.DataFrame(rows).set_index("variant")

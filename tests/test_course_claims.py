@@ -106,10 +106,27 @@ def test_the_trials_compare_5_seeds_with_5_seeds_in_every_row() -> None:
     trials = course_claims.trial_results()
     table = course_claims.trials_table(trials)
     assert set(table.index.get_level_values("trial")) == {
-        "T1 clipping", "T3 headroom", "T4 caption side", "T5 image-side LTD (extension)", "T6 caption-only control"}
+        "T1 clipping", "T3 headroom", "T4 caption side", "T5 image-side LTD (extension)", "T6 caption-only control",
+        "T7 memorisation"}
     for column in ("clean RSUM difference", "shortcut RSUM difference"):
         assert table[column].str.endswith("(95 %, n=5/5)").all(), table[column]
     head = table.loc["T3 headroom"]
     assert len(head) == 8 and head["precondition"].str.contains("3 x chance").all()
     memo = course_claims.memorisation_table({**course_claims.claims_results(), **trials})
     assert len(memo) == 5 and set(memo["seeds"]) == {5}
+
+
+@pytest.mark.slow
+def test_recompute_trains_a_grid_shrunk_and_cut_to_fewer_seeds(tmp_path) -> None:
+    """What notebook 07's RECOMPUTE does: the grid trained (train-or-load) under root/<grid>, every
+    run shrunk, the seeds cut; a second call loads what finished."""
+    tiny = dict(n_train=100, n_test=50, epochs=1, batch_size=50, warmup_steps=1, probes=False)
+    table = course_claims.grid_tables(["trial_caption_only"], recompute=True, root=tmp_path,
+                                      shrink=tiny, seeds=2)["trial_caption_only"]
+    assert sorted(table["seed"].unique()) == [0, 1] and table["run"].nunique() == 4
+    assert set(table["n_train"]) == {100} and set(table["text_pooling"]) == {"mean"}
+    stamps = {p: p.stat().st_mtime_ns for p in (tmp_path / "trial_caption_only").rglob("metrics.json")}
+    again = course_claims.grid_tables(["trial_caption_only"], recompute=True, root=tmp_path,
+                                      shrink=tiny, seeds=2)["trial_caption_only"]
+    assert again["rsum"].tolist() == table["rsum"].tolist()
+    assert {p: p.stat().st_mtime_ns for p in stamps} == stamps  # loaded, not trained again
