@@ -27,8 +27,8 @@ from pathlib import Path
 from . import digits, paths
 
 # The one place of the reference figures: "minutes" per notebook, measured with papermill from an
-# empty runs folder on an idle 2-core CPU (the README's table; 06 on its stand-in, 07 after 02 and
-# 05), and "steps_per_s", what measure_rate() gives on an idle 2-core CPU (torch 2.14.1, 2 threads;
+# empty runs folder on an idle 2-core CPU (the README's table; 06 on its stand-in; 07 reading its
+# grids' committed results), and "steps_per_s", what measure_rate() gives on an idle 2-core CPU (torch 2.14.1, 2 threads;
 # median of 11 runs, 7.5-9.8; benchmarks/bench_training.py there: 9.9-13.5 steps/s without the
 # shortcut, as on the machine of the README's times).
 REFERENCE = {
@@ -37,7 +37,7 @@ REFERENCE = {
     "minutes": {"01_toy_shortcuts": 1.0, "02_shortcut_strength": 2.0,
                 "03_infonce_vs_triplet": 1.8, "04_latent_target_decoding": 2.0,
                 "05_implicit_feature_modification": 1.8, "06_real_images": 1.9,
-                "07_the_paper_claim_by_claim": 4.7},
+                "07_the_paper_claim_by_claim": 1.6},
 }
 MIN_FREE_GIB = 1.0  # notebooks 01-05 write about 65 small run folders (~1 MB each) and LTD targets
 SETUP = "make setup (or: pip install -e '.[course,ltd,imagenet,test]')"
@@ -255,7 +255,7 @@ def report(checks: list[Check], rate: float | None) -> str:
                   f"({REFERENCE['steps_per_s']:.1f} on the reference {REFERENCE['machine']}):",
                   f"  {'notebook':<36}  {'2-core CPU':>10}  {'here':>8}"]
         lines += [f"  {book:<36}  {ref:>6.1f} min  {here:>4.1f} min" for book, ref, here in estimates(rate)]
-        lines.append("  (06: its stand-in without a GPU and data; 07: after 02 and 05, whose runs it reuses)")
+        lines.append("  (06: its stand-in without a GPU and data; 07: reading its grids' committed results)")
     missing = [c for c in checks if c.ok is False]
     if missing:
         lines += ["", "To do:"]
