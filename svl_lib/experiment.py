@@ -269,25 +269,13 @@ def initial_model(config: ExperimentConfig, out_dir: Path | str) -> ContrastiveM
                          "differ): use the same model fields as that run")
     model = build_model(config, info=state["rebuild"])  # seeded by the caller: a fresh model
     if config.init_parts == "image":
-        load_image_tower(model, state["state_dict"])
+        model.load_image_tower(state["state_dict"])
         return model  # the caption tower and the logit scale as initialised
     model.load_state_dict(state["state_dict"])
     if config.temperature is not None:  # a fixed temperature of this run replaces the trained one
         with torch.no_grad():
             model.log_scale.fill_(math.log(1.0 / config.temperature))
     return model
-
-
-def load_image_tower(model: ContrastiveModel, state_dict: dict[str, torch.Tensor]) -> None:
-    """Load the image tower's entries of ``state_dict`` (keys starting with the model's
-    ``image_prefixes``: weights and batch-norm statistics) into ``model``, nothing else."""
-    tower = {k: v for k, v in state_dict.items() if k.startswith(model.image_prefixes)}
-    result = model.load_state_dict(tower, strict=False)
-    missing = [k for k in result.missing_keys if k.startswith(model.image_prefixes)]
-    if not tower or missing or result.unexpected_keys:
-        raise ValueError(f"the saved image tower does not fit this {type(model).__name__}: "
-                         f"missing {missing or sorted(model.image_prefixes)}, "
-                         f"unexpected {result.unexpected_keys}")
 
 
 def load_model(run_dir: Path | str, device: str | torch.device = "cpu") -> ContrastiveModel:

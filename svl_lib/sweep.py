@@ -21,8 +21,6 @@ Command line::
 
     python -m svl_lib.sweep --out runs/bits --set shortcut_mode=bits epochs=4 --grid n_bits=0,4,8
     python -m svl_lib.sweep --grid-file toy_bits --out runs/toy_bits
-    python -m svl_lib.sweep --grid-file claims_scratch --out runs/claims_scratch \\
-        --csv svl_lib/data/claims/claims_scratch.csv
     python -m svl_lib.sweep --grid-file clip_bits --out runs/clip_bits --set num_workers=8
     python -m svl_lib.sweep --grid-file clip_bits --out runs/clip_bits --cluster slurm \
         --cluster-set slurm_partition=gpu timeout_min=720
@@ -250,8 +248,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--cluster-set", nargs="+", default=[], metavar="KEY=V",
                         help="submitit parameters, e.g. slurm_partition=gpu timeout_min=720")
     parser.add_argument("--notebook", type=Path, help="sweep this notebook's parameters instead")
-    parser.add_argument("--csv", type=Path, help="also write the last stage's table (every run's "
-                        "config fields and metrics) to this CSV, the command on its first line")
+    parser.add_argument("--csv", type=Path, help="also write the last stage's per-run table to this CSV")
     args = parser.parse_args(argv)
     try:
         grid = parse_assignments(args.grid, many=True)
@@ -288,9 +285,9 @@ def main(argv: list[str] | None = None) -> int:
                          "have finished" if waiting else ""))
                 continue
             table = run_sweep(base.replace(**fixed), swept, root, points=points)
-            if args.csv is not None and experiment is last:
-                write_results_csv(table, args.csv, shlex.join(["python", "-m", "svl_lib.sweep",
-                                                                *(argv if argv is not None else sys.argv[1:])]))
+            if args.csv is not None and experiment is last:  # with the command that made it
+                command = shlex.join(["python", "-m", "svl_lib.sweep", *(argv or sys.argv[1:])])
+                write_results_csv(table, args.csv, command)
             columns = ["run", "condition", "i2t_r1", "t2i_r1", "rsum"]
             with pd.option_context("display.width", 160, "display.max_rows", 200):
                 print(table[columns].round(2).to_string(index=False))

@@ -109,6 +109,17 @@ class ContrastiveModel(nn.Module):
                 towers["image" if name.startswith(self.image_prefixes) else "text"].append(param)
         return towers
 
+    def load_image_tower(self, state_dict: dict[str, torch.Tensor]) -> None:
+        """Load the image tower's entries of ``state_dict`` (keys starting with ``image_prefixes``:
+        weights and batch-norm statistics), nothing else; one error when they do not fit."""
+        tower = {k: v for k, v in state_dict.items() if k.startswith(self.image_prefixes)}
+        result = self.load_state_dict(tower, strict=False)
+        missing = [k for k in result.missing_keys if k.startswith(self.image_prefixes)]
+        if not tower or missing or result.unexpected_keys:
+            raise ValueError(f"the saved image tower does not fit this {type(self).__name__}: "
+                             f"missing {missing or sorted(self.image_prefixes)}, "
+                             f"unexpected {result.unexpected_keys}")
+
     def image_transform(self, train: bool = False) -> tuple[PrepareFn | None, TensorFn]:
         """``(prepare, tensor)``: no geometric part and :func:`to_tensor` by default."""
         return None, to_tensor

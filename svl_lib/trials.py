@@ -1,0 +1,110 @@
+"""The mitigation trials of notebook 07 (T1, T3-T7: ``svl_lib/data/grids/trial_*.json``, 5 seeds
+each): why the toy shows so little of LTD. Each comparison is a Welch 95 % interval of (second run
+minus first) over the seeds, with the precondition it needs (:mod:`svl_lib.claims`)."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from . import claims as rules
+from .course_claims import LTD, PLAIN, SETTINGS, grid_tables, mean_std, select
+
+TRIALS = ("trial_clipping", "trial_headroom", "trial_caption_side", "trial_image_side_ltd",
+          "trial_caption_only", "trial_memorisation")
+def trial_results(recompute: bool = False, root: Path | str | None = None,
+                  shrink: dict | None = None, seeds: int | None = None) -> dict[str, pd.DataFrame]:
+    """:func:`grid_tables` of the trials and of ``claims_scratch`` (their reference)."""
+    return grid_tables(("claims_scratch", *TRIALS), recompute, root, shrink, seeds)
+
+
+def _row(trial: str, comparison: str, a: dict, b: dict, ta: pd.DataFrame, tb: pd.DataFrame,
+         precondition: str = "") -> dict:
+    """Welch differences (b minus a) of clean RSUM and RSUM with the shortcut."""
+    diffs = {f"{name} difference": str(rules.welch_difference(select(ta, condition=c, **a),
+                                                                select(tb, condition=c, **b)))
+             for name, c in (("clean RSUM", "clean"), ("shortcut RSUM", "shortcut"))}
+    clean_b = select(tb, **b)
+    return {"trial": trial, "comparison": comparison, "clean RSUM": mean_std(clean_b), **diffs,
+            "precondition": precondition}
+
+
+def trials_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """One row per comparison of the trials: mean clean RSUM of the second run of the comparison,
+    and the Welch 95 % intervals of (second minus first) for clean RSUM and RSUM with the shortcut,
+    over 5 seeds each; the precondition a comparison needs, where it has one."""
+    scratch, rows = tables["claims_scratch"], []
+    clip = tables["trial_clipping"]
+    for label, fields in (("clean", dict(shortcut_mode="none")), ("unique", PLAIN), ("unique + LTD", LTD)):
+        rows.append(_row("T1 clipping", f"{label}: per tower minus joint", fields,
+                         {**fields, "grad_clip_mode": "per_tower"}, scratch, clip))
+    head = tables["trial_headroom"]
+    for label, shortcut in (("bits, n_bits 4", dict(shortcut_mode="bits", n_bits=4)),
+                            ("bits, n_bits 6", dict(shortcut_mode="bits", n_bits=6)),
+                            ("unique, p 0.5", dict(shortcut_mode="unique", shortcut_p=0.5)),
+                            ("unique, p 0.75", dict(shortcut_mode="unique", shortcut_p=0.75))):
+        plain = dict(shortcut, ltd="none", ifm_epsilon=0.0)
+        floor = 3 * float(head["chance_rsum"].iloc[0])
+        mean = np.mean(select(head, **plain))
+        precondition = f"clean RSUM {mean:.1f} > 3 x chance {floor:.1f}: {'holds' if mean > floor else 'fails'}"
+        for method, change in (("LTD", dict(ltd="constrained")), ("IFM", dict(ifm_epsilon=0.1))):
+            rows.append(_row("T3 headroom", f"{label}: {method} minus none", plain, {**plain, **change},
+                             head, head, precondition))
+    side = tables["trial_caption_side"]
+    for dim in (16, 32):
+        probe = np.mean(select(side, "probe_caption", embed_dim=dim, **PLAIN))
+        precondition = f"caption probe {probe:.1f} % < 90 %: {'holds' if probe < 90 else 'fails'}"
+        rows.append(_row("T4 caption side", f"embed_dim {dim}: LTD minus none", dict(embed_dim=dim, **PLAIN),
+                         dict(embed_dim=dim, **LTD), side, side, precondition))
+    image_ltd = tables["trial_image_side_ltd"]
+    rows.append(_row("T5 image-side LTD (extension)", "image-side LTD minus none", PLAIN,
+                     dict(LTD, ltd_side="image"), scratch, image_ltd))
+    rows.append(_row("T5 image-side LTD (extension)", "image-side minus caption-side LTD", LTD,
+                     dict(LTD, ltd_side="image"), scratch, image_ltd))
+    only = tables["trial_caption_only"]
+    caption_only = dict(shortcut_mode="unique", shortcut_on_image=False)
+    rows.append(_row("T6 caption-only control", "last-token GRU: caption-only minus clean",
+                     dict(shortcut_mode="none"), caption_only, scratch, scratch))
+    rows.append(_row("T6 caption-only control", "mean-pooled GRU: caption-only minus clean",
+                     dict(shortcut_mode="none"), caption_only, only, only))
+    memo = tables["trial_memorisation"]
+    big, rec = dict(PLAIN, n_train=5000), np.mean(select(memo, "ltd_rec_train", n_train=5000, ltd="constrained"))
+    uses = np.mean(select(memo, condition="shortcut", **big))
+    precondition = (f"LTD's L_rec {rec:.3f} <= eta 0.1: {'holds' if rec <= 0.1 else 'fails'}; without LTD, "
+                    f"shortcut RSUM {uses:.1f} >= 500: {'holds' if uses >= 500 else 'fails'}")
+    rows.append(_row("T7 memorisation", "5,000 images: LTD minus none", big, dict(LTD, n_train=5000),
+                     memo, memo, precondition))
+    return pd.DataFrame(rows).set_index(["trial", "comparison"])
+
+
+def memorisation_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """T7: the LTD decoder's L_rec on the training captions and on held-out test captions (clean
+    targets), per LTD setting, and the Welch interval of (held out minus training) over the seeds."""
+    settings = [(SETTINGS[n], tables[n], dict(ltd=kind)) for n, kind in
+                (("claims_scratch", "constrained"), ("claims_image_tower", "constrained"),
+                 ("claims_finetune", "unconstrained")) if n in tables]
+    memo = tables["trial_memorisation"]
+    settings += [("from scratch, decoder width 1024", memo, dict(ltd_hidden=1024, ltd="constrained")),
+                 ("from scratch, 5,000 training images", memo, dict(n_train=5000, ltd="constrained"))]
+    rows = []
+    for label, table, fields in settings:
+        train, test = (select(table, f"ltd_rec_{s}", **fields) for s in ("train", "test"))
+        diff = rules.welch_difference(train, test)
+        rows.append({"setting": label, "seeds": len(test), "L_rec training": f"{np.mean(train):.4f}",
+                     "L_rec held out": f"{np.mean(test):.4f}",
+                     "held out minus training": f"{diff.mean:.4f} [{diff.low:.4f}, {diff.high:.4f}]"})
+    return pd.DataFrame(rows).set_index("setting")
+
+
+def large_world_table(trials: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """T7's 5,000-image runs: no shortcut, unique shortcuts, unique + LTD (mean ± std over seeds of
+    clean RSUM, RSUM with the shortcut, the image probe and LTD's training L_rec)."""
+    memo, rows = trials["trial_memorisation"], []
+    for label, fields in (("clean", dict(shortcut_mode="none")), ("unique", PLAIN), ("unique + LTD", LTD)):
+        get = lambda column, condition="clean": select(memo, column, condition, n_train=5000, **fields)
+        rows.append({"variant": label, "seeds": len(get("rsum")), "clean RSUM": mean_std(get("rsum")),
+                     "shortcut RSUM": mean_std(get("rsum", "shortcut")),
+                     "image probe (%)": mean_std(get("probe_image")),
+                     "L_rec (training)": f"{np.mean(get('ltd_rec_train')):.3f}" if label == "unique + LTD" else "—"})
+    return pd.DataFrame(rows).set_index("variant")
