@@ -17,11 +17,11 @@ import dataclasses
 import difflib
 import hashlib
 import json
-import types
 import typing
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
+from .config_checks import check_choice, check_type
 from .data import DATASETS
 from .digits import BANK_NAMES
 from .evaluation import CONDITIONS
@@ -74,8 +74,7 @@ class ExperimentConfig:
     # EfficientNet, "" for random init. frozen_stages: the toy EfficientNet's stem and first N of
     # its 7 stages stay fixed (a CPU budget; 0 trains all).
     # embed_dim: toy and VSE++ (the paper's VSE++: 1024); CLIP's comes from its arch.
-    # text_pooling: the toy GRU's caption embedding, from the hidden state at the "last" real
-    # token (the digits of a caption shortcut are its last words) or the "mean" over its tokens.
+    # text_pooling: the toy GRU's caption embedding, its state at the "last" token or the "mean"
     model: str = "toy"
     arch: str = ""
     pretrained: str = ""
@@ -85,10 +84,8 @@ class ExperimentConfig:
     # model trained elsewhere, as CLIP is pretrained elsewhere and fine-tuned on COCO. A relative
     # path is taken from the folder that holds this run (a sibling run folder).
     init_from: str | None = None
-    # what init_from loads: "all" the model, or only the "image" tower (its vocabulary too, so the
-    # caption tower keeps the source's vocabulary size); the caption tower and the logit scale
-    # then start fresh, seeded as in a new model of this config (the VSE++ analogue: an image
-    # tower pretrained on clean data, a text tower trained from scratch)
+    # what init_from loads: "all" the model, or the "image" tower (and vocabulary): the caption tower
+    # and the logit scale then start fresh (notebook 07's VSE++ analogue)
     init_parts: str = "all"
     embed_dim: int = 128
     temperature: float | None = None  # None = learnable logit scale (init 1/0.07)
@@ -113,9 +110,8 @@ class ExperimentConfig:
     ltd_target_caption: str = "as_fed"
     ltd_hidden: int = 1024
     ltd_target_cache: bool = True  # keep targets in $SVL_RUNS_DIR/ltd_targets/<encoder>.pt
-    # the embedding the decoder reads: the "caption" embedding (the paper's LTD), or the "image"
-    # embedding, reconstructing the target of the caption it is paired with in the batch (the
-    # course's extension, not the paper's method)
+    # the embedding the decoder reads: "caption" (the paper's LTD) or "image", decoding the target of
+    # its caption in the batch (the course's extension)
     ltd_side: str = "caption"
     # optimisation
     epochs: int = 8
@@ -124,9 +120,8 @@ class ExperimentConfig:
     image_lr_scale: float = 1.0  # the image tower's learning rate is lr x this (per-tower rates)
     weight_decay: float = 0.0
     grad_clip: float = 2.0
-    # "joint": one norm over all parameters; "per_tower": the image tower, the caption tower,
-    # the objective's parameters (the LTD decoder) and the rest (the logit scale) each clipped to
-    # grad_clip on its own (svl_lib.gradients). Both log the norms before clipping.
+    # "joint": one norm over all parameters; "per_tower": each tower, the LTD decoder and the rest
+    # clipped on their own (svl_lib.gradients); both log the norms before clipping
     grad_clip_mode: str = "joint"
     warmup_steps: int = 20
     # "cosine": linear warm-up, then cosine to 0 (the paper's CLIP); "step": x0.1 every
@@ -186,28 +181,28 @@ class ExperimentConfig:
     def __post_init__(self) -> None:
         hints = typing.get_type_hints(type(self))
         for f in fields(self):
-            _check_type(f.name, getattr(self, f.name), hints[f.name])
-        _check_choice("dataset", self.dataset, tuple(DATASETS))
+            check_type(f.name, getattr(self, f.name), hints[f.name])
+        check_choice("dataset", self.dataset, tuple(DATASETS))
         for key, value in DATASETS[self.dataset].shortcut_defaults.items():
             if getattr(self, key) is None:
                 object.__setattr__(self, key, value)
         for key in ("n_digits", "tile_fraction"):  # a dataset without its own default: the spec's
             if getattr(self, key) is None:
                 object.__setattr__(self, key, getattr(_SPEC, key))
-        _check_choice("model", self.model, tuple(MODELS))
-        _check_choice("loss", self.loss, LOSSES)
-        _check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        _check_choice("triplet_reduction", self.triplet_reduction, REDUCTIONS)
-        _check_choice("ltd", self.ltd, LTD_MODES)
-        _check_choice("ltd_target_caption", self.ltd_target_caption, TARGET_CAPTIONS)
-        _check_choice("ltd_side", self.ltd_side, LTD_SIDES)
-        _check_choice("init_parts", self.init_parts, INIT_PARTS)
-        _check_choice("grad_clip_mode", self.grad_clip_mode, GRAD_CLIP_MODES)
-        _check_choice("text_pooling", self.text_pooling, TEXT_POOLINGS)
+        check_choice("model", self.model, tuple(MODELS))
+        check_choice("loss", self.loss, LOSSES)
+        check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
+        check_choice("triplet_reduction", self.triplet_reduction, REDUCTIONS)
+        check_choice("ltd", self.ltd, LTD_MODES)
+        check_choice("ltd_target_caption", self.ltd_target_caption, TARGET_CAPTIONS)
+        check_choice("ltd_side", self.ltd_side, LTD_SIDES)
+        check_choice("init_parts", self.init_parts, INIT_PARTS)
+        check_choice("grad_clip_mode", self.grad_clip_mode, GRAD_CLIP_MODES)
+        check_choice("text_pooling", self.text_pooling, TEXT_POOLINGS)
         self._check_combinations()
-        _check_choice("shortcut_mode", self.shortcut_mode, MODES)
-        _check_choice("glyph_bank", self.glyph_bank, BANK_NAMES)
-        _check_choice("eval_split", self.eval_split, ("val", "test"))
+        check_choice("shortcut_mode", self.shortcut_mode, MODES)
+        check_choice("glyph_bank", self.glyph_bank, BANK_NAMES)
+        check_choice("eval_split", self.eval_split, ("val", "test"))
         self._check_ranges()
         bad = [c for c in self.eval_conditions if c not in CONDITIONS]
         if bad or not self.eval_conditions:
@@ -242,7 +237,7 @@ class ExperimentConfig:
                              f"{self.model!r}: use model='toy' or text_pooling='last'")
 
     def _check_toy_model(self) -> None:
-        _check_choice("arch", self.arch, TOY_ARCHS)
+        check_choice("arch", self.arch, TOY_ARCHS)
         if not self.arch and self.image_size % 8:
             raise ValueError(f"image_size must be a multiple of 8 for the toy CNN, got {self.image_size}")
         if not self.arch and (self.pretrained or self.frozen_stages):
@@ -303,30 +298,3 @@ class ExperimentConfig:
         if self.probes:
             plan.append((self.eval_spec(), "train", "probe"))
         return plan
-
-
-def _check_choice(name: str, value: str, options: tuple[str, ...]) -> None:
-    if value not in options:
-        raise ValueError(f"{name} must be one of {options}, got {value!r}")
-
-
-def _is_instance(value: Any, hint: Any) -> bool:
-    origin = typing.get_origin(hint)
-    if origin in (typing.Union, types.UnionType):
-        return any(_is_instance(value, h) for h in typing.get_args(hint))
-    if origin is tuple:
-        return isinstance(value, tuple) and all(isinstance(v, str) for v in value)
-    if hint is type(None):
-        return value is None
-    if hint is float:
-        return isinstance(value, (int, float)) and not isinstance(value, bool)
-    if hint is int:
-        return isinstance(value, int) and not isinstance(value, bool)
-    return isinstance(value, hint)
-
-
-def _check_type(name: str, value: Any, hint: Any) -> None:
-    if not _is_instance(value, hint):
-        said = " or ".join(getattr(h, "__name__", str(h)) for h in typing.get_args(hint)) \
-            if typing.get_origin(hint) in (typing.Union, types.UnionType) else getattr(hint, "__name__", hint)
-        raise ValueError(f"config key {name!r} must be {said}, got {value!r} ({type(value).__name__})")
