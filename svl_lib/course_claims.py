@@ -82,8 +82,7 @@ def claims_results(recompute: bool = False, root: Path | str | None = None,
 
 def per_seed(table: pd.DataFrame, name: str, condition: str = "clean") -> list[float]:
     """The RSUM values of variant ``name`` under ``condition``, one per seed, in seed order."""
-    rows = table[(table["variant"] == name) & (table["condition"] == condition)].sort_values("seed")
-    return rows["rsum"].astype(float).tolist()
+    return select(table, condition=condition, variant=name)
 
 
 def summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
@@ -97,7 +96,7 @@ def summary(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
             if not clean:
                 continue
             uses = "—" if kind == "clean" else "yes" if rules.uses_shortcut(short) else "no"
-            probe = per_seed(table.assign(rsum=table.get("probe_image", np.nan)), kind)
+            probe = select(table, "probe_image", variant=kind) if "probe_image" in table else [np.nan]
             rows.append({"setting": SETTINGS[name], "variant": kind, "seeds": len(clean),
                          "clean RSUM": mean_std(clean), "shortcut RSUM": mean_std(short),
                          "image probe (%)": mean_std(probe) if not np.isnan(probe).any() else "—",
