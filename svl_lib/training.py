@@ -168,6 +168,8 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
     params = [p for group in groups for p in group["params"]]
     clipped = clip_groups(model, extra, params)
     optimizer = torch.optim.AdamW(groups, lr=settings.lr, weight_decay=settings.weight_decay)
+    logged_group = next((g for g in optimizer.param_groups if g.get("name") == "image"),
+                        optimizer.param_groups[0])
     if settings.schedule == "step":
         schedule = partial(step_decay, steps_per_epoch=steps_per_epoch, step_epochs=settings.step_epochs)
     else:
@@ -237,7 +239,7 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
                     images.to(model.device, non_blocking=True, memory_format=layout),
                     model.text_to_device(tokens, non_blocking=cuda))  # pinned on a GPU
             loss, parts = loss_of(image_f.float(), text_f.float(), scale.float(), captions)
-            lr = optimizer.param_groups[0]["lr"]  # the rate this step uses
+            lr = logged_group["lr"]  # the rate this step uses (the image tower's)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             norms = clip_gradients(params, clipped, settings.grad_clip, settings.grad_clip_mode,

@@ -18,6 +18,7 @@ from svl_lib.gradients import clip_gradients, clip_groups
 from svl_lib.losses import InfoNCE
 from svl_lib.ltd import TargetCache, TargetDecoder, reconstruction_loss
 from svl_lib.models import build_model
+from svl_lib.models.base import ContrastiveModel
 from svl_lib.models.toy import ToyCLIP, ToyTextEncoder
 from svl_lib.models.vocab import Vocabulary
 from svl_lib.objectives import LTDObjective, reconstruction_on_split
@@ -91,6 +92,29 @@ def test_tower_parameters_split_every_model_into_image_text_and_the_scale() -> N
         if image_module is not None:
             assert ids["image"] == {id(p) for p in image_module.parameters()}
     assert {id(p) for p in vse.tower_parameters()["text"]} == {id(p) for p in vse.text_encoder.parameters()}
+
+
+def test_image_lr_scale_trains_the_toy_image_tower_at_its_own_rate() -> None:
+    """Every model, the toy one included, gives the loop an "image" group: image_lr_scale is never
+    a setting that changes the run key but not training."""
+    toy, world = _toy()
+    groups = {g["name"]: g for g in toy.param_groups(1e-3)}
+    assert set(groups) == {"image", "text", "logit_scale"}
+    assert {id(p) for p in groups["image"]["params"]} == {id(p) for p in toy.image_encoder.parameters()}
+    dataset = CaptionDataset(world.split("train"), None, *toy.image_transform(train=True))
+    history = train(toy, dataset, TrainSettings(1, 10, 1e-3, warmup_steps=1, image_lr_scale=0.1),
+                    progress=False)
+    assert history[0]["lr"] == pytest.approx(1e-4)  # the first group is the image tower's
+
+
+def test_a_model_without_its_towers_cannot_be_built() -> None:
+    class Partial(ContrastiveModel):
+        def image_embedding(self, images):
+            return images
+
+    with pytest.raises(TypeError, match="abstract"):
+        Partial(8)
+    assert ContrastiveModel.__abstractmethods__ == {"image_embedding", "text_embedding", "text_tokenizer"}
 
 
 def _fill_grads(params: list[torch.nn.Parameter], norm: float) -> None:

@@ -23,6 +23,7 @@ model, CLIP and VSE++ are interchangeable in the training loop, the evaluation a
 from __future__ import annotations
 
 import math
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
@@ -44,7 +45,7 @@ def move_text(text: Any, device: torch.device, non_blocking: bool = False) -> An
     return tuple(move_text(part, device, non_blocking) for part in text)
 
 
-class ContrastiveModel(nn.Module):
+class ContrastiveModel(nn.Module, ABC):
     """Two towers and a logit scale: learnable (init 1/0.07), or fixed when ``temperature`` is set
     (or after :meth:`fix_scale`).
 
@@ -93,8 +94,16 @@ class ContrastiveModel(nn.Module):
                 self.log_scale.clamp_(0.0, math.log(self.max_logit_scale))
 
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
-        """Optimiser parameter groups; by default one group at ``lr``."""
-        return [{"params": [p for p in self.parameters() if p.requires_grad], "lr": lr}]
+        """Optimiser parameter groups at ``lr``, in the module's parameter order: the trainable
+        parameters of the ``"image"`` and ``"text"`` towers (:meth:`tower_parameters`; the loop
+        scales the image group's rate by ``image_lr_scale``) and a learnable ``"logit_scale"``."""
+        towers = {id(p): name for name, params in self.tower_parameters().items() for p in params}
+        groups: dict[str, dict[str, Any]] = {}
+        for param in self.parameters():
+            if param.requires_grad:
+                name = "logit_scale" if param is self.log_scale else towers[id(param)]
+                groups.setdefault(name, {"params": [], "lr": lr, "name": name})["params"].append(param)
+        return list(groups.values())
 
     def tower_parameters(self) -> dict[str, list[nn.Parameter]]:
         """``{"image": [...], "text": [...]}``: the parameters whose names start with
@@ -128,15 +137,17 @@ class ContrastiveModel(nn.Module):
         """JSON-ready data needed to rebuild this model (besides the config); none by default."""
         return {}
 
+    @abstractmethod
     def image_embedding(self, images: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """``(B, 3, H, W)`` -> the image tower's ``(B, D)`` output, before normalisation."""
 
+    @abstractmethod
     def text_embedding(self, text: Any) -> torch.Tensor:
-        raise NotImplementedError
+        """A text input (:meth:`text_tokenizer`) -> the caption tower's ``(B, D)`` output."""
 
+    @abstractmethod
     def text_tokenizer(self) -> Tokenizer:
         """A picklable callable: ``captions`` -> the model's text input on the CPU."""
-        raise NotImplementedError
 
     def text_to_device(self, text: Any, non_blocking: bool = False) -> Any:
         """A text input made by :meth:`text_tokenizer`, moved to the model's device."""
