@@ -1,4 +1,5 @@
-"""Contrastive losses with the open_clip signature ``(image_features, text_features, logit_scale)``.
+"""Contrastive losses with the open_clip signature ``(image_features, text_features, logit_scale)``
+(SigLIP's sigmoid loss also takes ``logit_bias``).
 
 Notation: ``B`` = batch size, ``S = Z_img @ Z_txt.T`` the ``(B, B)`` cosine matrix of
 L2-normalised features, ``s`` = ``logit_scale`` = 1/temperature. Row ``i`` of the batch is a
@@ -16,14 +17,21 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from .distributed import gather, rank_and_world
+
 REDUCTIONS = ("sum", "mean")
+
+
+def check_features(image_features: torch.Tensor, text_features: torch.Tensor) -> None:
+    """One ValueError unless both are ``(B, D)`` with the same ``B`` and ``D``."""
+    if image_features.shape != text_features.shape or image_features.dim() != 2:
+        raise ValueError("image_features and text_features must both be (B, D); got "
+                         f"{tuple(image_features.shape)} and {tuple(text_features.shape)}")
 
 
 def cosine_matrix(image_features: torch.Tensor, text_features: torch.Tensor) -> torch.Tensor:
     """``S = image_features @ text_features.T``: ``(B, D), (B, D) -> (B, B)``."""
-    if image_features.shape != text_features.shape or image_features.dim() != 2:
-        raise ValueError("image_features and text_features must both be (B, D); got "
-                         f"{tuple(image_features.shape)} and {tuple(text_features.shape)}")
+    check_features(image_features, text_features)
     return image_features @ text_features.T
 
 
@@ -41,6 +49,51 @@ def info_nce(image_features: torch.Tensor, text_features: torch.Tensor,
     ``image_features``, ``text_features``: ``(B, D)``; ``logit_scale``: scalar. Returns a scalar.
     """
     return info_nce_from_similarities(cosine_matrix(image_features, text_features), logit_scale)
+
+
+def sigmoid_from_similarities(sims: torch.Tensor, logit_scale: torch.Tensor | float,
+                              logit_bias: torch.Tensor | float, offset: int = 0) -> torch.Tensor:
+    """Pairwise sigmoid loss (SigLIP, Zhai et al. 2023) of a ``(B, N)`` cosine matrix ``S``.
+
+    Logits ``z = s S + b``; labels ``y_ij = +1`` for the positive pairs ``j = i + offset`` (the
+    diagonal of a square ``S``) and ``-1`` for every other pair. Returns
+    ``-sum_ij log sigmoid(y_ij z_ij) / B``: every pair counts, divided by the ``B`` rows.
+    ``offset`` (``0 <= offset <= N - B``) places the positives of one process's rows among the
+    captions of every process (see :func:`sigmoid_loss`).
+    """
+    if sims.dim() != 2:
+        raise ValueError(f"sims must be a (B, N) matrix; got shape {tuple(sims.shape)}")
+    rows, cols = sims.shape
+    if not 0 <= offset <= cols - rows:
+        raise ValueError(f"offset={offset} puts the positives of {rows} rows outside {cols} "
+                         f"columns: use 0 <= offset <= {cols - rows}")
+    labels = -torch.ones_like(sims)
+    labels.diagonal(offset).fill_(1.0)
+    return -F.logsigmoid(labels * (logit_scale * sims + logit_bias)).sum() / rows
+
+
+def sigmoid_loss(image_features: torch.Tensor, text_features: torch.Tensor,
+                 logit_scale: torch.Tensor | float, logit_bias: torch.Tensor | float) -> torch.Tensor:
+    """SigLIP's sigmoid loss of the features (see :func:`sigmoid_from_similarities`).
+
+    ``image_features``, ``text_features``: ``(B, D)``; ``logit_scale`` (``s``, already
+    exponentiated, as the models return it) and ``logit_bias``: scalars. Returns a scalar.
+
+    With ``W`` processes (an initialised process group), each holding ``B`` pairs (the same ``B``
+    on every process), the captions of every process are gathered in rank order
+    (:func:`~svl_lib.distributed.gather`: an all-gather whose backward sums the gradients of all
+    processes and returns them to the process that computed those captions). Process ``r``
+    scores its ``B`` images against all ``W B`` captions, positives in its own block (columns
+    ``r B .. r B + B - 1``), and returns the loss of its rows divided by its ``B`` (SigLIP's
+    per-device loss, the value of open_clip's ``SigLipLoss(rank=r, world_size=W)``). The ``W``
+    losses sum to ``W`` times the single-process loss of the global batch, so the gradients that
+    reach each process's features are ``W`` times those of the global loss, and
+    DistributedDataParallel's average over the processes gives exactly its gradient.
+    """
+    check_features(image_features, text_features)
+    rank = rank_and_world()[0]
+    sims = image_features @ gather(text_features).T
+    return sigmoid_from_similarities(sims, logit_scale, logit_bias, offset=rank * sims.shape[0])
 
 
 def triplet_from_similarities(sims: torch.Tensor, margin: float = 0.2, max_violation: bool = True,

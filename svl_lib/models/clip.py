@@ -15,6 +15,11 @@ end-of-text token kept last (the reference code could pool at the wrong token), 
 is cut *before* its appended shortcut digits, which are always kept (with CLIP's BPE tokenizer;
 other open_clip tokenizers cut at their own length).
 
+SigLIP models (e.g. ``ViT-B-16-SigLIP``: a timm image tower, a learnable logit bias) build too:
+the embedding width comes from open_clip's model config, the bias is the wrapper's ``logit_bias``
+(``None`` for other models), and the tokenizer (a Hugging Face one for SigLIP, downloaded when
+online) is made on first use, so that a randomly initialised model builds offline.
+
 OpenAI's weights were trained with QuickGELU: a tag whose weights need it builds the network with
 QuickGELU (``force_quick_gelu``), and the choice is saved with the model, so that a rebuilt model
 (re-evaluation, ``init_from``) is the network that was trained.
@@ -22,6 +27,7 @@ QuickGELU (``force_quick_gelu``), and the choice is saved with the model, so tha
 from __future__ import annotations
 
 import difflib
+from functools import cached_property
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -38,6 +44,7 @@ if TYPE_CHECKING:
     from ..data.corpus import Corpus
 
 TINY = "tiny"
+TINY_WIDTH = 64
 DEFAULT_ARCH = "RN50"
 
 
@@ -49,6 +56,17 @@ def _open_clip():
     return open_clip
 
 
+def _offline_reason() -> str:
+    """Why a file missing from the local cache could not be had, for the error message."""
+    return "the download failed" if hub_online() else "this machine is offline (HF_HUB_OFFLINE is set)"
+
+
+def embed_width(arch: str) -> int:
+    """The width ``D`` of the joint embedding: ``embed_dim`` of open_clip's config of ``arch``
+    (image towers from timm have no ``output_dim`` to read it from)."""
+    return TINY_WIDTH if arch == TINY else int(_open_clip().get_model_config(arch)["embed_dim"])
+
+
 def create_clip(arch: str, pretrained: str = "", quick_gelu: bool = False) -> tuple[nn.Module, bool]:
     """An open_clip model and whether it uses QuickGELU (saved to rebuild it). Unknown names,
     unknown tags and a tag that cannot be downloaded are one clear error each."""
@@ -57,7 +75,7 @@ def create_clip(arch: str, pretrained: str = "", quick_gelu: bool = False) -> tu
         if pretrained:
             raise ValueError(f"the tiny CLIP has no pretrained weights; got pretrained={pretrained!r}")
         model = open_clip.CLIP(
-            embed_dim=64, quick_gelu=quick_gelu,
+            embed_dim=TINY_WIDTH, quick_gelu=quick_gelu,
             vision_cfg=open_clip.CLIPVisionCfg(layers=2, width=64, head_width=32, patch_size=32,
                                                image_size=224),
             text_cfg=open_clip.CLIPTextCfg(context_length=77, vocab_size=49408, width=64, heads=2,
@@ -83,12 +101,10 @@ def create_clip(arch: str, pretrained: str = "", quick_gelu: bool = False) -> tu
         return (open_clip.create_model(arch, pretrained=pretrained, force_quick_gelu=quick_gelu),
                 quick_gelu)
     except RuntimeError as err:
-        where = ("this machine is offline (HF_HUB_OFFLINE is set)" if not hub_online()
-                 else "the download failed")
         raise RuntimeError(
-            f"the {arch} weights {pretrained!r} are not in the local cache and {where}: run once on "
-            "an online machine (open_clip caches them under ~/.cache/huggingface), or download the "
-            f"checkpoint and pass its path as pretrained=... ({err})") from None
+            f"the {arch} weights {pretrained!r} are not in the local cache and {_offline_reason()}: "
+            "run once on an online machine (open_clip caches them under ~/.cache/huggingface), or "
+            f"download the checkpoint and pass its path as pretrained=... ({err})") from None
 
 
 class ClipTokenizer:
@@ -116,17 +132,35 @@ class ClipTokenizer:
 
 
 class OpenCLIP(ContrastiveModel):
-    """An open_clip model with the course's logit scale (initialised from the model's own, unclamped)."""
+    """An open_clip model with the course's logit scale (initialised from the model's own,
+    unclamped) and, for SigLIP models, open_clip's learnable logit bias (:attr:`logit_bias`)."""
 
     max_logit_scale = None
     image_prefixes = ("clip.visual.",)
 
     def __init__(self, clip: nn.Module, arch: str, quick_gelu: bool, temperature: float | None = None):
-        super().__init__(clip.visual.output_dim, temperature=temperature,
+        super().__init__(embed_width(arch), temperature=temperature,
                          init_temperature=float(1.0 / clip.logit_scale.detach().exp()))
         clip.logit_scale.requires_grad_(False)  # the base class's log_scale is the one trained
         self.clip, self.arch, self.quick_gelu = clip, arch, quick_gelu
-        self.tokenizer = _open_clip().get_tokenizer("ViT-B-32" if arch == TINY else arch)
+
+    @property
+    def logit_bias(self) -> nn.Parameter | None:
+        """SigLIP's learnable logit bias ``b`` (open_clip's, initialised to its config's
+        ``init_logit_bias``); ``None`` for a model without one. Read from the open_clip model, so
+        it is saved once, as ``clip.logit_bias``."""
+        return getattr(self.clip, "logit_bias", None)
+
+    @cached_property
+    def tokenizer(self) -> Any:
+        """open_clip's tokenizer of the architecture, made on first use."""
+        try:
+            return _open_clip().get_tokenizer("ViT-B-32" if self.arch == TINY else self.arch)
+        except OSError as err:
+            raise RuntimeError(
+                f"the tokenizer of {self.arch} is not in the local cache and {_offline_reason()}: "
+                "run once on an online machine (Hugging Face caches it under "
+                f"~/.cache/huggingface) ({err})") from None
 
     def image_transform(self, train: bool = False) -> tuple[transforms.Compose, transforms.Compose]:
         cfg = self.clip.visual.preprocess_cfg
@@ -139,13 +173,17 @@ class OpenCLIP(ContrastiveModel):
         return prepare, tensor
 
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
-        """Image tower, text tower (everything else of the CLIP model) and the logit scale."""
+        """Image tower, text tower (everything else of the CLIP model), the logit scale and
+        SigLIP's logit bias."""
         image = [p for p in self.clip.visual.parameters() if p.requires_grad]
-        ids = {id(p) for p in image}
+        bias = [self.logit_bias] if self.logit_bias is not None and self.logit_bias.requires_grad else []
+        ids = {id(p) for p in image + bias}
         text = [p for p in self.clip.parameters() if p.requires_grad and id(p) not in ids]
         groups = [{"params": image, "lr": lr, "name": "image"}, {"params": text, "lr": lr, "name": "text"}]
         if self.log_scale.requires_grad:
             groups.append({"params": [self.log_scale], "lr": lr, "name": "logit_scale"})
+        if bias:
+            groups.append({"params": bias, "lr": lr, "name": "logit_bias"})
         return groups
 
     def rebuild_info(self) -> dict[str, Any]:
