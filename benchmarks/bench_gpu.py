@@ -61,7 +61,8 @@ def train_steps(model, device, batch: int, steps: int, bf16: bool, lr: float) ->
             sync(device)
             started = time.perf_counter()
         with precision(device, bf16):
-            image_f, text_f, scale = model(images, tokens)
+            out = model(images, tokens)
+            image_f, text_f, scale = out.image_features, out.text_features, out.logit_scale
         loss = info_nce(image_f.float(), text_f.float(), scale.float())
         optimizer.zero_grad(set_to_none=True)
         loss.backward()

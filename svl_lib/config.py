@@ -25,7 +25,7 @@ from .config_checks import check_choice, check_type
 from .data import DATASETS
 from .digits import BANK_NAMES
 from .evaluation import CONDITIONS
-from .losses import REDUCTIONS
+from .losses import LOSSES, REDUCTIONS
 from .gradients import GRAD_CLIP_MODES
 from .ltd import LTD_SIDES, TARGET_CAPTIONS
 from .models import MODELS
@@ -33,7 +33,6 @@ from .models.imagenet import EFFICIENTNET_LITE0, N_STAGES
 from .models.toy import TEXT_POOLINGS, TOY_ARCHS
 from .shortcuts import MODES, ShortcutSpec
 
-LOSSES = ("infonce", "triplet")
 LR_SCHEDULES = ("cosine", "step")
 LTD_MODES = ("none", "constrained", "unconstrained")
 INIT_PARTS = ("all", "image")
@@ -89,7 +88,8 @@ class ExperimentConfig:
     init_parts: str = "all"
     embed_dim: int = 128
     temperature: float | None = None  # None = learnable logit scale (init 1/0.07)
-    # loss: InfoNCE or the VSE++ triplet loss, optionally with IFM (epsilon 0 = off)
+    # loss: "infonce", the VSE++ "triplet" loss or SigLIP's "sigmoid" loss (a learnable logit bias,
+    # init -10, and scale, init 10), optionally with IFM (epsilon 0 = off)
     loss: str = "infonce"
     triplet_margin: float = 0.2
     triplet_max_violation: bool = True
@@ -190,7 +190,7 @@ class ExperimentConfig:
             if getattr(self, key) is None:
                 object.__setattr__(self, key, getattr(_SPEC, key))
         check_choice("model", self.model, tuple(MODELS))
-        check_choice("loss", self.loss, LOSSES)
+        check_choice("loss", self.loss, tuple(LOSSES))
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         check_choice("triplet_reduction", self.triplet_reduction, REDUCTIONS)
         check_choice("ltd", self.ltd, LTD_MODES)

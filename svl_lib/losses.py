@@ -11,7 +11,10 @@ modification (IFM), which perturbs ``S``, works with each of them.
 """
 from __future__ import annotations
 
-from typing import Protocol
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Protocol
 
 import torch
 import torch.nn.functional as F
@@ -142,25 +145,37 @@ def ifm_perturb(sims: torch.Tensor, epsilon: float) -> torch.Tensor:
 
 
 class SimilarityLoss(Protocol):
-    """A contrastive loss written on the cosine matrix: ``(S (B, B), logit_scale) -> scalar``."""
+    """A contrastive loss written on the cosine matrix: ``(S (B, B), logit_scale, logit_bias) ->
+    scalar`` (a loss without a bias ignores it)."""
 
-    def from_similarities(self, sims: torch.Tensor,
-                          logit_scale: torch.Tensor | float) -> torch.Tensor: ...
+    def from_similarities(self, sims: torch.Tensor, logit_scale: torch.Tensor | float,
+                          logit_bias: torch.Tensor | float | None = None) -> torch.Tensor: ...
 
 
-class InfoNCE(nn.Module):
-    """Module form of :func:`info_nce`."""
+class ContrastiveLoss(nn.Module, ABC):
+    """A loss written on ``S`` (:meth:`from_similarities`) as a module on features:
+    ``loss(image_features (B, D), text_features (B, D), logit_scale, logit_bias=None)``."""
 
-    def from_similarities(self, sims: torch.Tensor, logit_scale: torch.Tensor | float) -> torch.Tensor:
-        return info_nce_from_similarities(sims, logit_scale)
+    @abstractmethod
+    def from_similarities(self, sims: torch.Tensor, logit_scale: torch.Tensor | float,
+                          logit_bias: torch.Tensor | float | None = None) -> torch.Tensor:
+        """The loss of a ``(B, B)`` cosine matrix."""
 
     def forward(self, image_features: torch.Tensor, text_features: torch.Tensor,
-                logit_scale: torch.Tensor | float) -> torch.Tensor:
-        return info_nce(image_features, text_features, logit_scale)
+                logit_scale: torch.Tensor | float,
+                logit_bias: torch.Tensor | float | None = None) -> torch.Tensor:
+        return self.from_similarities(cosine_matrix(image_features, text_features), logit_scale, logit_bias)
 
 
-class TripletLoss(nn.Module):
-    """Module form of :func:`vse_triplet` (``logit_scale`` ignored)."""
+class InfoNCE(ContrastiveLoss):
+    """Module form of :func:`info_nce` (``logit_bias`` ignored)."""
+
+    def from_similarities(self, sims, logit_scale, logit_bias=None) -> torch.Tensor:
+        return info_nce_from_similarities(sims, logit_scale)
+
+
+class TripletLoss(ContrastiveLoss):
+    """Module form of :func:`vse_triplet` (``logit_scale`` and ``logit_bias`` ignored)."""
 
     def __init__(self, margin: float = 0.2, max_violation: bool = True, reduction: str = "sum"):
         super().__init__()
@@ -170,12 +185,22 @@ class TripletLoss(nn.Module):
             raise ValueError(f"triplet reduction must be one of {REDUCTIONS}, got {reduction!r}")
         self.margin, self.max_violation, self.reduction = margin, max_violation, reduction
 
-    def from_similarities(self, sims: torch.Tensor, logit_scale: torch.Tensor | float) -> torch.Tensor:
+    def from_similarities(self, sims, logit_scale=None, logit_bias=None) -> torch.Tensor:
         return triplet_from_similarities(sims, self.margin, self.max_violation, self.reduction)
 
-    def forward(self, image_features: torch.Tensor, text_features: torch.Tensor,
-                logit_scale: torch.Tensor | float | None = None) -> torch.Tensor:
-        return self.from_similarities(cosine_matrix(image_features, text_features), logit_scale)
+
+class SigmoidLoss(ContrastiveLoss):
+    """Module form of SigLIP's loss on the features it is given (:func:`sigmoid_from_similarities`
+    of their square ``S``). The training objective gives it every process's features, so each
+    process computes the loss of the global batch; that loss is the mean of the per-process losses
+    of :func:`sigmoid_loss` (open_clip's), and so has the same gradient after the processes'
+    average."""
+
+    def from_similarities(self, sims, logit_scale, logit_bias=None) -> torch.Tensor:
+        if logit_bias is None:
+            raise ValueError("the sigmoid loss needs a logit bias: build the model with "
+                             "loss='sigmoid' (ContrastiveModel.add_logit_bias)")
+        return sigmoid_from_similarities(sims, logit_scale, logit_bias)
 
 
 class IFMLoss(nn.Module):
@@ -190,7 +215,29 @@ class IFMLoss(nn.Module):
         self.base, self.epsilon = base, epsilon
 
     def forward(self, image_features: torch.Tensor, text_features: torch.Tensor,
-                logit_scale: torch.Tensor | float) -> torch.Tensor:
+                logit_scale: torch.Tensor | float,
+                logit_bias: torch.Tensor | float | None = None) -> torch.Tensor:
         sims = cosine_matrix(image_features, text_features)
-        return 0.5 * (self.base.from_similarities(sims, logit_scale)
-                      + self.base.from_similarities(ifm_perturb(sims, self.epsilon), logit_scale))
+        return 0.5 * (self.base.from_similarities(sims, logit_scale, logit_bias)
+                      + self.base.from_similarities(ifm_perturb(sims, self.epsilon), logit_scale, logit_bias))
+
+
+@dataclass(frozen=True)
+class LossEntry:
+    """A loss by name. ``build(config)``: its module, read from the config's fields;
+    ``uses_scale``: whether it reads the logit scale (a model trained with a loss that does not
+    gets a fixed scale, :meth:`~svl_lib.models.base.ContrastiveModel.fix_scale`); ``bias_start``:
+    ``(bias, scale)``, the start of a learnable logit bias for a loss that needs one (SigLIP's
+    -10 and 10), ``None`` otherwise."""
+
+    build: Callable[[Any], nn.Module]
+    uses_scale: bool = True
+    bias_start: tuple[float, float] | None = None
+
+
+LOSSES: dict[str, LossEntry] = {
+    "infonce": LossEntry(lambda config: InfoNCE()),
+    "triplet": LossEntry(lambda config: TripletLoss(config.triplet_margin, config.triplet_max_violation,
+                                                    config.triplet_reduction), uses_scale=False),
+    "sigmoid": LossEntry(lambda config: SigmoidLoss(), bias_start=(-10.0, 10.0)),
+}

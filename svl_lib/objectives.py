@@ -1,9 +1,9 @@
-"""What the training loop minimises, in one place: InfoNCE or the VSE++ triplet loss
-(:mod:`svl_lib.losses`), optionally wrapped in implicit feature modification (IFM), optionally
+"""What the training loop minimises, in one place: InfoNCE, the VSE++ triplet loss or SigLIP's
+sigmoid loss (:mod:`svl_lib.losses`), optionally wrapped in implicit feature modification (IFM), optionally
 with latent target decoding (LTD, :mod:`svl_lib.ltd`).
 
-An :class:`Objective` maps ``(image_f (B, D), text_f (B, D), logit_scale, captions)`` to the total
-loss and a dict of 0-dim tensors to log (read by the loop when it flushes its records, so a
+An :class:`Objective` maps a model's output (:class:`~svl_lib.outputs.ModelOutput`: features
+``(B, D)``, logit scale and bias) and the batch's ``captions`` to the total loss and a dict of 0-dim tensors to log (read by the loop when it flushes its records, so a
 step does not wait for the device) (with several processes the contrastive loss sees every
 process's features, :func:`svl_lib.distributed.gather`, and LTD's multiplier the mean L_rec); its parameters (e.g. the LTD decoder) are trained with the
 model, and :meth:`Objective.after_step` runs after each optimiser step (e.g. the Lagrange
@@ -23,17 +23,18 @@ from .data.corpus import Corpus
 from .data.loading import eval_captions, eval_images
 from .distributed import gather, mean_over_processes
 from .evaluation import encode_images, encode_texts
-from .losses import IFMLoss, InfoNCE, TripletLoss, info_nce
+from .losses import LOSSES, IFMLoss, InfoNCE
 from .ltd import (LTD_SIDES, LagrangeMultiplier, TargetCache, TargetDecoder, reconstruction_loss,
                   target_cache_path, target_text, training_captions)
 from .models.base import ContrastiveModel
+from .outputs import ModelOutput
 from .shortcuts import ShortcutInjector
 
 if TYPE_CHECKING:
     from .config import ExperimentConfig
     from .data.loading import CaptionDataset
 
-LossFn = Callable[[torch.Tensor, torch.Tensor, torch.Tensor], torch.Tensor]
+LossFn = Callable[..., torch.Tensor]  # (image_f, text_f, logit_scale, logit_bias) -> scalar
 # Up to this many distinct target strings are encoded before training and kept (the toy: about
 # 10k); beyond it (COCO: 566k clean captions, 2.8M as fed over 5 epochs) targets are encoded on the
 # fly, per batch, with the most recent ones kept.
@@ -41,16 +42,20 @@ MAX_PRECOMPUTED_TARGETS = 200_000
 
 
 class Objective(nn.Module):
-    """A contrastive loss ``loss_fn(image_f, text_f, logit_scale)`` as an objective, with
-    nothing to log and nothing to do after a step."""
+    """A contrastive loss ``loss_fn(image_f, text_f, logit_scale, logit_bias)`` (a module of
+    :mod:`svl_lib.losses`) as an objective, with nothing to log and nothing to do after a step."""
 
-    def __init__(self, loss_fn: LossFn = info_nce):
+    def __init__(self, loss_fn: LossFn | None = None):
         super().__init__()
-        self.loss_fn = loss_fn
+        self.loss_fn = InfoNCE() if loss_fn is None else loss_fn
 
-    def forward(self, image_f: torch.Tensor, text_f: torch.Tensor, logit_scale: torch.Tensor,
-                captions: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        return self.loss_fn(gather(image_f), gather(text_f), logit_scale), {}
+    def contrastive(self, out: ModelOutput) -> torch.Tensor:
+        """The contrastive loss of every process's features (:func:`gather`)."""
+        return self.loss_fn(gather(out.image_features), gather(out.text_features), out.logit_scale,
+                            out.logit_bias)
+
+    def forward(self, out: ModelOutput, captions: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        return self.contrastive(out), {}
 
     def after_step(self) -> None:
         """Hook after the model's optimiser step; nothing by default."""
@@ -59,7 +64,7 @@ class Objective(nn.Module):
 class LTDObjective(Objective):
     """Contrastive loss + latent target decoding of the caption embedding.
 
-    ``forward(image_f, text_f, logit_scale, captions)``: ``L_con = loss_fn(...)``; targets of the
+    ``forward(out, captions)``: ``L_con`` (:meth:`Objective.contrastive`); targets of the
     captions (:func:`target_text`, looked up in ``cache``); ``L_rec`` of ``decoder(text_f)``
     (:meth:`reconstruction`). ``side="image"`` (the course's extension, not the paper's method):
     ``L_rec`` of ``decoder(image_f)`` instead, item ``b``'s image embedding decoded towards the
@@ -90,10 +95,10 @@ class LTDObjective(Objective):
         self.multiplier = multiplier or LagrangeMultiplier()
         self._last_rec: torch.Tensor | None = None  # on the features' device
 
-    def forward(self, image_f: torch.Tensor, text_f: torch.Tensor, logit_scale: torch.Tensor,
-                captions: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        contrastive = self.loss_fn(gather(image_f), gather(text_f), logit_scale)
-        rec = self.reconstruction(text_f if self.side == "caption" else image_f, captions)
+    def forward(self, out: ModelOutput, captions: list[str]) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        contrastive = self.contrastive(out)
+        rec = self.reconstruction(out.text_features if self.side == "caption" else out.image_features,
+                                  captions)
         parts = {"contrastive": contrastive.detach(), "rec": rec.detach()}  # no .item(): no sync
         if self.mode == "unconstrained":
             return contrastive + self.beta * rec, parts
@@ -117,9 +122,9 @@ class LTDObjective(Objective):
 
 
 def contrastive_loss(config: "ExperimentConfig") -> nn.Module:
-    """InfoNCE or the triplet loss of ``config``, wrapped in IFM when ``ifm_epsilon > 0``."""
-    base = (InfoNCE() if config.loss == "infonce" else
-            TripletLoss(config.triplet_margin, config.triplet_max_violation, config.triplet_reduction))
+    """The loss ``config.loss`` (:data:`~svl_lib.losses.LOSSES`), wrapped in IFM when
+    ``ifm_epsilon > 0``."""
+    base = LOSSES[config.loss].build(config)
     return IFMLoss(base, config.ifm_epsilon) if config.ifm_epsilon > 0 else base
 
 

@@ -133,8 +133,9 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
           progress: bool | None = None, state_path: Path | None = None,
           on_epoch_end: Callable[[int], None] | None = None) -> list[dict]:
     """Train in place; return this call's history, one record per step
-    (``step, epoch, loss, logit_scale, lr``, the objective's logged parts and the gradient norms
-    before clipping, ``grad_norm_image, grad_norm_text[, grad_norm_objective]``), each also passed
+    (``step, epoch, loss, logit_scale, lr``, ``logit_bias`` for a model with one, the objective's
+    logged parts and the gradient norms before clipping, ``grad_norm_image, grad_norm_text[,
+    grad_norm_objective]``), each also passed
     to ``on_step``. Records are made every ``log_every`` steps (one GPU sync for all of them, not
     one per step), and always before ``on_epoch_end``, before a state is saved and at the end.
 
@@ -235,10 +236,9 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
         model.train()
         for images, captions, tokens in loader:
             with autocast(model.device):
-                image_f, text_f, scale = forward(
-                    images.to(model.device, non_blocking=True, memory_format=layout),
-                    model.text_to_device(tokens, non_blocking=cuda))  # pinned on a GPU
-            loss, parts = loss_of(image_f.float(), text_f.float(), scale.float(), captions)
+                out = forward(images.to(model.device, non_blocking=True, memory_format=layout),
+                              model.text_to_device(tokens, non_blocking=cuda))  # pinned on a GPU
+            loss, parts = loss_of(out.float(), captions)
             lr = logged_group["lr"]  # the rate this step uses (the image tower's)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -248,7 +248,8 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
             model.after_step()
             scheduler.step()
             objective.after_step()
-            logged = {"loss": loss, "logit_scale": scale, **parts, **norms}  # read at the flush
+            bias = {} if out.logit_bias is None else {"logit_bias": out.logit_bias}
+            logged = {"loss": loss, "logit_scale": out.logit_scale, **bias, **parts, **norms}  # read at the flush
             record = {"step": step, "epoch": epoch, **dict.fromkeys(logged), "lr": lr}
             pending.append((record, list(logged),
                             torch.stack([v.detach().float().reshape(()) for v in logged.values()])))

@@ -22,6 +22,7 @@ from tiny import STEPS_PER_EPOCH, tiny_config
 from svl_lib.models.vocab import Vocabulary
 from svl_lib.shortcuts import ShortcutInjector
 from svl_lib.training import TrainSettings, train
+from svl_lib.outputs import ModelOutput
 
 
 class FakeEncoder:
@@ -142,7 +143,7 @@ def test_ltd_objective_combines_the_losses_as_documented() -> None:
     txt = F.normalize(torch.randn(4, 8, generator=g), dim=-1)
     caps = ["a b 1 2", "c d 3 4", "e f 5 6", "a b 7 8"]
     obj = _objective("constrained", FakeEncoder(), bound=0.2, target_caption="clean", n_digits=2)
-    loss, parts = obj(img, txt, torch.tensor(10.0), caps)
+    loss, parts = obj(ModelOutput(img, txt, torch.tensor(10.0)), caps)
     assert obj.cache.encoder_calls == 1 and sorted(obj.cache.targets) == ["a b", "c d", "e f"]
     targets = obj.cache.lookup(["a b", "c d", "e f", "a b"])
     rec = reconstruction_loss(obj.decoder(txt), targets)
@@ -161,7 +162,7 @@ def test_ltd_objective_combines_the_losses_as_documented() -> None:
     assert float(resumed.multiplier.value) == float(obj.multiplier.value)
     assert float(resumed.multiplier.buf) == float(obj.multiplier.buf)
     free = _objective("unconstrained", FakeEncoder(), beta=0.5)
-    loss, parts = free(img, txt, torch.tensor(10.0), caps)
+    loss, parts = free(ModelOutput(img, txt, torch.tensor(10.0)), caps)
     assert "lambda" not in parts
     assert float(loss.detach()) == pytest.approx(float(parts["contrastive"] + 0.5 * parts["rec"]), rel=1e-6)
     with pytest.raises(ValueError, match="bound eta must be > 0"):

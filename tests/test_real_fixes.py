@@ -21,6 +21,7 @@ from svl_lib.models import build_model
 from svl_lib.models.vse import MIN_WORD_COUNT, image_trunk
 from svl_lib.runs import read_history
 from svl_lib.shortcuts import split_digits
+from svl_lib.outputs import ModelOutput
 
 WORKER = Path(__file__).parent / "helpers" / "real_fixes_worker.py"
 LONG_CAPTION = " ".join(["a man in a red coat walks his dog down a busy street at night"] * 5)
@@ -104,7 +105,7 @@ def test_the_objective_hands_the_reduction_a_tensor_on_the_features_device(monke
     cache = TargetCache("fake", encode=lambda texts: torch.ones(len(texts), 6))
     objective = objectives.LTDObjective(InfoNCE(), cache, TargetDecoder(8, 6, hidden=16), bound=0.2)
     features = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
-    objective(features, features, torch.tensor(10.0), ["a 1", "b 2", "c 3", "d 4"])
+    objective(ModelOutput(features, features, torch.tensor(10.0)), ["a 1", "b 2", "c 3", "d 4"])
     objective.after_step()
     assert len(handed) == 1 and isinstance(handed[0], torch.Tensor)
     assert handed[0].device == features.device and not handed[0].requires_grad
@@ -197,8 +198,9 @@ def test_openai_weights_run_with_quick_gelu_in_training_and_after_a_reload(quick
     images = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     tokens = trained.tokenize(["a red circle 1 2", "a dog"])
     with torch.no_grad():
-        for a, b in zip(trained(images, tokens), reloaded(images, tokens)):
-            assert torch.equal(a, b)
+        a, b = trained(images, tokens), reloaded(images, tokens)
+    for name in ("image_features", "text_features", "logit_scale"):
+        assert torch.equal(getattr(a, name), getattr(b, name))
 
 
 # --- missing ImageNet weights are an error, never a silent random init -------------------------

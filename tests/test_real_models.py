@@ -39,7 +39,8 @@ def test_tiny_clip_contract() -> None:
     assert prepare(PHOTO).size == (224, 224) and x.shape == (3, 224, 224) and x.min() < 0
     tokens = model.tokenize(["a red circle " * 60 + "1 2 3", "a dog"])
     assert tokens.shape == (2, 77) and tokens[0, -1] == tokens.max()  # end-of-text kept last
-    image_f, text_f, scale = model(x[None].repeat(2, 1, 1, 1), tokens)
+    out = model(x[None].repeat(2, 1, 1, 1), tokens)
+    image_f, text_f, scale = out.image_features, out.text_features, out.logit_scale
     assert image_f.shape == text_f.shape == (2, 64)
     assert torch.allclose(image_f.norm(dim=-1), torch.ones(2), atol=1e-5)
     assert scale.item() == pytest.approx(1 / 0.07, rel=1e-4)  # open_clip's own initial scale
@@ -70,7 +71,8 @@ def test_tiny_vse_contract() -> None:
     train_prepare, tensor = model.image_transform(train=True)
     eval_prepare, _ = model.image_transform()
     assert train_prepare(PHOTO).size == eval_prepare(PHOTO).size == (224, 224)
-    image_f, text_f, scale = model(tensor(eval_prepare(PHOTO))[None], model.tokenize(["a red circle 1"]))
+    out = model(tensor(eval_prepare(PHOTO))[None], model.tokenize(["a red circle 1"]))
+    image_f, text_f, scale = out.image_features, out.text_features, out.logit_scale
     assert image_f.shape == text_f.shape == (1, 32) and scale.item() == pytest.approx(1 / 0.07, rel=1e-4)
     with pytest.raises(ValueError, match="VSE\\+\\+ arch must be one of"):
         image_trunk("vgg16", "")

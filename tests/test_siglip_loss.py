@@ -10,7 +10,7 @@ import torch.distributed as dist
 import torch.multiprocessing as mp
 import torch.nn.functional as F
 
-from svl_lib.losses import sigmoid_from_similarities, sigmoid_loss
+from svl_lib.losses import SigmoidLoss, sigmoid_from_similarities, sigmoid_loss
 
 SCALE, BIAS = 10.0, -10.0
 WORLD = 2
@@ -119,3 +119,14 @@ def test_two_processes_each_give_open_clips_per_rank_loss_and_gradients(tmp_path
         assert torch.allclose(ours["text"], text.grad.chunk(WORLD)[rank], atol=1e-9)
     total_scale = sum(result["ours"]["scale"] for result in results)
     assert total_scale.item() == pytest.approx(scale.grad.item(), abs=1e-9)
+
+
+def test_the_training_objective_s_global_loss_is_the_mean_of_the_per_process_losses() -> None:
+    """The objective gives SigmoidLoss every process's features (one global loss per process);
+    that loss is the mean over the W processes of open_clip's per-process losses, so after the
+    processes' gradient average both train the same."""
+    image, text = features(8)
+    whole = SigmoidLoss()(image, text, 10.0, -10.0)
+    per_rank = [sigmoid_from_similarities(image[r * 4:(r + 1) * 4] @ text.T, 10.0, -10.0, offset=r * 4)
+                for r in range(2)]
+    assert float(whole) == pytest.approx(float(sum(per_rank) / 2), rel=1e-12)

@@ -5,6 +5,7 @@ import torch
 from PIL import Image
 
 from svl_lib.config import ExperimentConfig
+from svl_lib.data.toy import ToyWorld
 from svl_lib.models import build_model
 
 SMALL_SIGLIP = "svl-test-sigmoid-vit"  # no "siglip" in the name: open_clip would fetch its tokenizer
@@ -55,8 +56,9 @@ def test_a_siglip_model_encodes_and_reloads_its_bias(small_siglip) -> None:
     prepare, tensor = model.image_transform()
     images = tensor(prepare(Image.new("RGB", (300, 200), (200, 30, 30))))[None].repeat(2, 1, 1, 1)
     tokens = torch.randint(1, 1000, (2, 16))
-    image_f, text_f, scale = model(images, tokens)  # the forward's return is unchanged
-    assert image_f.shape == text_f.shape == (2, 192) and scale.dim() == 0
+    out = model(images, tokens)
+    assert out.image_features.shape == out.text_features.shape == (2, 192) and out.logit_scale.dim() == 0
+    assert out.logit_bias is model.logit_bias  # the objective receives the bias with the features
     with torch.no_grad():
         model.logit_bias.fill_(-3.0)
     rebuilt = build_model(clip_config(small_siglip))
@@ -66,7 +68,8 @@ def test_a_siglip_model_encodes_and_reloads_its_bias(small_siglip) -> None:
 
 def test_models_without_a_bias_have_none() -> None:
     model = build_model(clip_config("tiny"))
-    assert model.logit_bias is None
+    images = torch.zeros(1, 3, 224, 224)
+    assert model.logit_bias is None and model(images, model.tokenize(["a"])).logit_bias is None
     assert [g["name"] for g in model.param_groups(1e-3)] == ["image", "text", "logit_scale"]
 
 
@@ -81,3 +84,24 @@ def test_vit_b_16_siglip_builds_from_random_init_offline() -> None:
     assert isinstance(model.logit_bias, torch.nn.Parameter) and model.logit_bias.item() == -10.0
     with torch.no_grad():
         assert model.encode_image(torch.zeros(1, 3, 224, 224)).shape == (1, width)
+
+
+@pytest.mark.parametrize("model", ["toy", "clip"])
+def test_the_sigmoid_loss_gives_a_model_without_a_bias_siglip_s_start(model: str) -> None:
+    """loss="sigmoid" through the loss registry: a learnable bias at -10, the learnable scale at 10,
+    both outside the towers (their own groups; clipped with the rest), saved and reloaded."""
+    config = (ExperimentConfig(n_train=20, n_val=4, n_test=4, loss="sigmoid") if model == "toy"
+              else clip_config("tiny").replace(loss="sigmoid"))
+    built = build_model(config, ToyWorld(20, 4, 4).split("train") if model == "toy" else None)
+    assert built.logit_bias.item() == -10.0 and built.logit_scale.item() == pytest.approx(10.0)
+    assert built.logit_bias.requires_grad
+    groups = {g["name"]: g["params"] for g in built.param_groups(1e-3)}
+    assert groups["logit_bias"] == [built.logit_bias]
+    towers = built.tower_parameters()
+    assert all(p is not built.logit_bias for params in towers.values() for p in params)
+    state = built.state_dict()
+    assert "sigmoid_bias" in state
+    plain = build_model(config.replace(loss="infonce"), ToyWorld(20, 4, 4).split("train") if model == "toy" else None)
+    assert plain.logit_bias is None and "sigmoid_bias" not in plain.state_dict()
+    fixed = build_model(config.replace(temperature=0.05), ToyWorld(20, 4, 4).split("train") if model == "toy" else None)
+    assert fixed.logit_scale.item() == pytest.approx(20.0)  # a fixed temperature is kept

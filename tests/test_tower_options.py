@@ -23,6 +23,7 @@ from svl_lib.models.toy import ToyCLIP, ToyTextEncoder
 from svl_lib.models.vocab import Vocabulary
 from svl_lib.objectives import LTDObjective, reconstruction_on_split
 from svl_lib.training import TrainSettings, seed_everything, train
+from svl_lib.outputs import ModelOutput
 from tiny import tiny_config
 
 
@@ -184,7 +185,7 @@ def _grads(objective: LTDObjective, contrastive_only: bool) -> tuple[torch.Tenso
     txt = F.normalize(torch.randn(4, 8, generator=g), dim=-1).requires_grad_()
     caps = ["a b", "c d", "e f", "a b"]
     loss = (InfoNCE()(img, txt, torch.tensor(10.0)) if contrastive_only
-            else objective(img, txt, torch.tensor(10.0), caps)[0])
+            else objective(ModelOutput(img, txt, torch.tensor(10.0)), caps)[0])
     loss.backward()
     return img.grad, txt.grad
 
@@ -201,7 +202,7 @@ def test_image_side_ltd_decodes_the_image_embedding_towards_its_caption_target()
     caps = ["a b", "c d", "e f", "a b"]
     for side, decoded in (("image", img), ("caption", txt)):
         objective = _ltd(side)
-        _, parts = objective(img, txt, torch.tensor(10.0), caps)
+        _, parts = objective(ModelOutput(img, txt, torch.tensor(10.0)), caps)
         expected = reconstruction_loss(objective.decoder(decoded), objective.cache.lookup(caps)).detach()
         assert float(parts["rec"]) == pytest.approx(float(expected))
     assert _ltd().side == "caption"

@@ -37,7 +37,8 @@ def test_logit_scale_has_a_gradient_at_the_bound_and_is_clamped_after_the_step()
     with torch.no_grad():
         model.log_scale.fill_(math.log(MAX_LOGIT_SCALE) + 1e-3)  # just above CLIP's bound
     images, captions = torch.stack([dataset[n][0] for n in range(8)]), [dataset[n][1] for n in range(8)]
-    image_f, text_f, scale = model(images, model.tokenize(captions))
+    out = model(images, model.tokenize(captions))
+    image_f, text_f, scale = out.image_features, out.text_features, out.logit_scale
     info_nce(image_f, text_f, scale).backward()
     assert model.log_scale.grad is not None and model.log_scale.grad.abs() > 0
     model.after_step()

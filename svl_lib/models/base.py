@@ -6,8 +6,9 @@ model, CLIP and VSE++ are interchangeable in the training loop, the evaluation a
   ``text_to_device(text)`` moving such an input to the model's device; ``tokenize(captions)`` is
   the two in turn (the text input on the model's device);
 * ``encode_image(images (B, 3, H, W))`` and ``encode_text(tokens)`` -> L2-normalised ``(B, D)``;
-  ``model(images, tokens)`` returns both and the scalar ``logit_scale`` (= 1/temperature), the
-  open_clip signature the losses take; ``embed_dim`` is ``D``;
+  ``model(images, tokens)`` returns a :class:`~svl_lib.outputs.ModelOutput`: both, the scalar
+  ``logit_scale`` (= 1/temperature) and the ``logit_bias`` (``None`` unless the model has one,
+  :meth:`ContrastiveModel.add_logit_bias`), which the objective receives whole; ``embed_dim`` is ``D``;
 * ``image_transform(train)``: the image transform in two picklable parts (DataLoader workers get
   them, not the model): ``prepare`` (geometric: resize / crop, PIL -> PIL, before the shortcut is
   pasted; ``None`` for none; random crops and flips only when ``train``) and ``tensor`` (PIL ->
@@ -32,6 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ..data.loading import PrepareFn, TensorFn, to_tensor
+from ..outputs import ModelOutput
 
 MAX_LOGIT_SCALE = 100.0
 
@@ -78,6 +80,22 @@ class ContrastiveModel(nn.Module, ABC):
         """``exp(log_scale)``."""
         return self.log_scale.exp()
 
+    @property
+    def logit_bias(self) -> nn.Parameter | None:
+        """The learnable logit bias of the sigmoid loss (:meth:`add_logit_bias`); ``None`` without."""
+        return self._parameters.get("sigmoid_bias")
+
+    def add_logit_bias(self, bias: float, scale: float) -> None:
+        """Give a model without a logit bias SigLIP's start: a learnable bias ``bias`` and a
+        learnable logit scale set to ``scale`` (a fixed ``temperature`` is kept; a model with a
+        bias of its own keeps both)."""
+        if self.logit_bias is not None:
+            return
+        self.register_parameter("sigmoid_bias", nn.Parameter(torch.tensor(float(bias), device=self.device)))
+        if isinstance(self.log_scale, nn.Parameter):
+            with torch.no_grad():
+                self.log_scale.fill_(math.log(scale))
+
     def fix_scale(self) -> None:
         """Make a learnable logit scale a fixed buffer at its current value: for a loss that never
         uses it (the triplet loss), where it would be a parameter without a gradient, which
@@ -101,20 +119,21 @@ class ContrastiveModel(nn.Module, ABC):
         groups: dict[str, dict[str, Any]] = {}
         for param in self.parameters():
             if param.requires_grad:
-                name = "logit_scale" if param is self.log_scale else towers[id(param)]
+                name = ("logit_scale" if param is self.log_scale else
+                        "logit_bias" if param is self.logit_bias else towers[id(param)])
                 groups.setdefault(name, {"params": [], "lr": lr, "name": name})["params"].append(param)
         return list(groups.values())
 
     def tower_parameters(self) -> dict[str, list[nn.Parameter]]:
         """``{"image": [...], "text": [...]}``: the parameters whose names start with
-        ``image_prefixes`` are the image tower, every other one but the logit scale the caption
+        ``image_prefixes`` are the image tower, every other one but the logit scale and bias the caption
         tower (frozen ones included)."""
         if not self.image_prefixes:
             raise NotImplementedError(f"{type(self).__name__} does not name its image tower: set "
                                       "image_prefixes (its parameter name prefixes)")
         towers: dict[str, list[nn.Parameter]] = {"image": [], "text": []}
         for name, param in self.named_parameters():
-            if name != "log_scale":
+            if param is not self.log_scale and param is not self.logit_bias:
                 towers["image" if name.startswith(self.image_prefixes) else "text"].append(param)
         return towers
 
@@ -165,5 +184,6 @@ class ContrastiveModel(nn.Module, ABC):
         """Tokenised captions -> L2-normalised ``(B, D)``."""
         return F.normalize(self.text_embedding(text), dim=-1)
 
-    def forward(self, images: torch.Tensor, text: Any) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-        return self.encode_image(images), self.encode_text(text), self.logit_scale
+    def forward(self, images: torch.Tensor, text: Any) -> ModelOutput:
+        return ModelOutput(self.encode_image(images), self.encode_text(text), self.logit_scale,
+                           self.logit_bias)

@@ -149,7 +149,8 @@ class OpenCLIP(ContrastiveModel):
         """SigLIP's learnable logit bias ``b`` (open_clip's, initialised to its config's
         ``init_logit_bias``); ``None`` for a model without one. Read from the open_clip model, so
         it is saved once, as ``clip.logit_bias``."""
-        return getattr(self.clip, "logit_bias", None)
+        own = getattr(self.clip, "logit_bias", None)
+        return own if own is not None else super().logit_bias
 
     @cached_property
     def tokenizer(self) -> Any:

@@ -15,6 +15,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from svl_lib.distributed import mean_over_processes, rank_and_world
+from svl_lib.outputs import ModelOutput
 
 
 def reduce(device_name: str, out: Path) -> None:
@@ -31,7 +32,7 @@ def reduce(device_name: str, out: Path) -> None:
     features = F.normalize(torch.randn(4, 8, device=device), dim=-1)
     cache = TargetCache("fake", lambda texts: torch.ones(len(texts), 3))
     objective = LTDObjective(InfoNCE(), cache, TargetDecoder(8, 3, hidden=16), "constrained").to(device)
-    objective(features, features, torch.tensor(10.0, device=device), ["a", "b", "c", "d"])
+    objective(ModelOutput(features, features, torch.tensor(10.0, device=device)), ["a", "b", "c", "d"])
     objective.after_step()
     value = torch.tensor(rank + 1.0, device=device)
     mean = mean_over_processes(value)
