@@ -128,7 +128,8 @@ def course_verdicts(tables: dict[str, pd.DataFrame], bits: pd.DataFrame,
                     trials: dict[str, pd.DataFrame] | None = None) -> dict[str, Verdict]:
     """Every claim's verdict on the course's runs. ``bits``: notebook 02's sweep, one row per
     n_bits with columns ``n_bits``, ``clean`` and ``shortcut`` (RSUM). With ``trials``
-    (:func:`trial_results`), LTD's row also on trial T7's 5,000-image setting, where its bound is met."""
+    (:func:`trial_results`), LTD's row also on trial T7's 5,000-image setting and on trial T2's
+    paper bound (its runs that reach it), where the bound is met."""
     def get(name: str, kind: str, condition: str = "clean") -> list[float]:
         return per_seed(tables[name], kind, condition)
 
@@ -158,6 +159,12 @@ def course_verdicts(tables: dict[str, pd.DataFrame], bits: pd.DataFrame,
             select(memo, **big, **PLAIN), select(memo, **big, **LTD),
             select(memo, condition="shortcut", **big, **PLAIN), select(memo, condition="shortcut", **big, **LTD),
             select(memo, **big, shortcut_mode="none"), chance_big)
+        paper, eta = trials["trial_paper_ltd"], 0.05
+        reached = paper[(paper["ltd_bound"] == eta) & (paper["ltd_rec_constraint"] <= eta)]
+        verdicts[f"5. LTD helps: from scratch, the paper's eta {eta} run to it (T2, 30 epochs)"] = rules.mitigation_helps(
+            select(paper, **PLAIN), select(reached, **LTD), select(paper, condition="shortcut", **PLAIN),
+            select(reached, condition="shortcut", **LTD), select(paper, shortcut_mode="none"),
+            float(paper["chance_rsum"].iloc[0]))
     name = "claims_image_tower"
     verdicts["5. IFM does not stop the VSE++ collapse: " + SETTINGS[name]] = rules.mitigation_does_not_stop(
         get(name, "unique"), get(name, "unique + IFM"), get(name, "unique", "shortcut"),

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from .files import write_text
-from .runs import run_status
+from .runs import read_history, run_status
 
 
 PAPER_RESULTS = Path(__file__).parent / "data" / "paper_results.csv"
@@ -92,8 +92,10 @@ def collect_runs(root: Path | str) -> pd.DataFrame:
     Columns: ``run``, every :class:`~svl_lib.experiment.ExperimentConfig` field, ``condition``
     (clean, shortcut, image_only, caption_only), the metrics of :mod:`svl_lib.retrieval`
     (``i2t_r1`` ... ``rsum``, ranks), ``chance_rsum``, ``train_seconds``, ``steps``,
-    ``final_loss``, and for LTD runs the decoder's L_rec on training and held-out test captions
-    (``ltd_rec_train``, ``ltd_rec_test``; empty for other runs), and for probed runs the mean
+    ``final_loss``, and for LTD runs the decoder's L_rec on the clean captions of the training and
+    the held-out test split (``ltd_rec_train``, ``ltd_rec_test``) and the L_rec the constraint bounds,
+    over the training batches of the last epoch (captions as fed; ``ltd_rec_constraint``), empty
+    for other runs, and for probed runs the mean
     attribute probe accuracy (%) of the image and caption embeddings (``probe_image``,
     ``probe_caption``).
     """
@@ -105,9 +107,17 @@ def collect_runs(root: Path | str) -> pd.DataFrame:
         extra = {"chance_rsum": metrics["chance"]["rsum"], "train_seconds": metrics["train_seconds"],
                  "steps": metrics["steps"], "final_loss": metrics["final_loss"],
                  **{f"ltd_rec_{split}": v for split, v in metrics.get("ltd_rec", {}).items()},
+                 **({"ltd_rec_constraint": last_epoch_mean(run, "rec")} if "ltd_rec" in metrics else {}),
                  **{_PROBE_KEYS[k]: v for k, v in run_summary(metrics).items() if k in _PROBE_KEYS}}
         rows += [{**keys, "condition": c, **values, **extra} for c, values in metrics["eval"].items()]
     return pd.DataFrame(rows)
+
+
+def last_epoch_mean(run: Path, key: str) -> float:
+    """The mean of ``key`` over the records of the last epoch in the run's ``history.jsonl``."""
+    history = read_history(run)
+    last = [r[key] for r in history if r["epoch"] == history[-1]["epoch"]]
+    return float(np.mean(last))
 
 
 def collect_probes(root: Path | str) -> pd.DataFrame:

@@ -1,4 +1,4 @@
-"""The mitigation trials of notebook 07 (T1, T3-T7: ``svl_lib/data/grids/trial_*.json``, 5 seeds
+"""The mitigation trials of notebook 07 (T1-T7: ``svl_lib/data/grids/trial_*.json``, 5 seeds
 each): why the toy shows so little of LTD. Each comparison is a Welch 95 % interval of (second run
 minus first) over the seeds, with the precondition it needs (:mod:`svl_lib.claims`)."""
 from __future__ import annotations
@@ -11,8 +11,11 @@ import pandas as pd
 from . import claims as rules
 from .course_claims import LTD, PLAIN, SETTINGS, grid_tables, mean_std, select
 
-TRIALS = ("trial_clipping", "trial_headroom", "trial_caption_side", "trial_image_side_ltd",
+TRIALS = ("trial_clipping", "trial_paper_ltd", "trial_headroom", "trial_caption_side", "trial_image_side_ltd",
           "trial_caption_only", "trial_memorisation")
+PAPER_BOUNDS = (0.05, 0.01)  # T2's eta values
+
+
 def trial_results(recompute: bool = False, root: Path | str | None = None,
                   shrink: dict | None = None, seeds: int | None = None) -> dict[str, pd.DataFrame]:
     """:func:`grid_tables` of the trials and of ``claims_scratch`` (their reference)."""
@@ -39,6 +42,7 @@ def trials_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     for label, fields in (("clean", dict(shortcut_mode="none")), ("unique", PLAIN), ("unique + LTD", LTD)):
         rows.append(_row("T1 clipping", f"{label}: per tower minus joint", fields,
                          {**fields, "grad_clip_mode": "per_tower"}, scratch, clip))
+    rows += paper_ltd_rows(tables["trial_paper_ltd"])
     head = tables["trial_headroom"]
     for label, shortcut in (("bits, n_bits 4", dict(shortcut_mode="bits", n_bits=4)),
                             ("bits, n_bits 6", dict(shortcut_mode="bits", n_bits=6)),
@@ -78,6 +82,41 @@ def trials_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index(["trial", "comparison"])
 
 
+def _bound_counts(runs: pd.DataFrame, eta: float) -> tuple[pd.DataFrame, str]:
+    """The LTD runs (one row per seed) whose L_rec the constraint bounds (training batches of the
+    last epoch, captions as fed: ``ltd_rec_constraint``) is at most ``eta``, and a sentence with
+    that count and the stricter one on clean captions (``ltd_rec_train``)."""
+    seeds = runs.drop_duplicates("seed")
+    bounded, clean = (seeds[c].astype(float) for c in ("ltd_rec_constraint", "ltd_rec_train"))
+    reached = runs[runs["seed"].isin(seeds["seed"][bounded <= eta])]
+    return reached, (f"L_rec <= {eta}: {int((bounded <= eta).sum())} of {len(seeds)} runs in training "
+                     f"(the constraint's own, {bounded.min():.4f} to {bounded.max():.4f}), "
+                     f"{int((clean <= eta).sum())} of {len(seeds)} on clean captions "
+                     f"({clean.min():.3f} to {clean.max():.3f})")
+
+
+def paper_ltd_rows(table: pd.DataFrame) -> list[dict]:
+    """T2: constrained LTD at the paper's bounds and multiplier rate, from scratch, against unique
+    shortcuts without LTD at the same epochs. Only the LTD runs whose L_rec reached the bound in
+    training (the quantity the constraint bounds) are compared; with fewer than 2 the row says so."""
+    epochs = int(table["epochs"].iloc[0])
+    uses = np.mean(select(table, condition="shortcut", **PLAIN))
+    rows = []
+    for eta in PAPER_BOUNDS:
+        runs = table[(table["ltd"] == "constrained") & (table["ltd_bound"] == eta)]
+        reached, counts = _bound_counts(runs, eta)
+        precondition = f"{counts}; without LTD, shortcut RSUM {uses:.1f} >= 500: {'holds' if uses >= 500 else 'fails'}"
+        comparison = f"eta {eta}, {epochs} epochs: LTD minus none"
+        if reached["seed"].nunique() >= 2:
+            rows.append(_row("T2 the paper's LTD", comparison, PLAIN, LTD, table, reached, precondition))
+            continue
+        untestable = "not testable: fewer than 2 runs reach the bound"
+        rows.append({"trial": "T2 the paper's LTD", "comparison": comparison,
+                     "clean RSUM": mean_std(select(runs, **LTD)), "clean RSUM difference": untestable,
+                     "shortcut RSUM difference": untestable, "precondition": precondition})
+    return rows
+
+
 def memorisation_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     """T7: the LTD decoder's L_rec on the training captions and on held-out test captions (clean
     targets), per LTD setting, and the Welch interval of (held out minus training) over the seeds."""
@@ -95,6 +134,28 @@ def memorisation_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
                      "L_rec held out": f"{np.mean(test):.4f}",
                      "held out minus training": f"{diff.mean:.4f} [{diff.low:.4f}, {diff.high:.4f}]"})
     return pd.DataFrame(rows).set_index("setting")
+
+
+def paper_ltd_table(trials: dict[str, pd.DataFrame]) -> pd.DataFrame:
+    """T2's runs: no shortcut, unique shortcuts, and unique + the paper's constrained LTD at each
+    bound (mean ± std over seeds of clean RSUM, RSUM with the shortcut and the image probe; LTD's
+    L_rec in training, as the constraint sees it, and on clean captions, and how many runs are
+    within the bound by each)."""
+    table, rows = trials["trial_paper_ltd"], []
+    variants = [("clean", dict(shortcut_mode="none"), None), ("unique", PLAIN, None)]
+    variants += [(f"unique + LTD, eta {eta}", dict(LTD, ltd_bound=eta), eta) for eta in PAPER_BOUNDS]
+    for label, fields, eta in variants:
+        get = lambda column, condition="clean": select(table, column, condition, **fields)
+        bounded, clean = (get(c) if eta else [] for c in ("ltd_rec_constraint", "ltd_rec_train"))
+        rows.append({"variant": label, "seeds": len(get("rsum")), "clean RSUM": mean_std(get("rsum")),
+                     "shortcut RSUM": mean_std(get("rsum", "shortcut")),
+                     "image probe (%)": mean_std(get("probe_image")),
+                     "L_rec, training (as fed)": f"{np.mean(bounded):.4f}" if eta else "—",
+                     "L_rec, clean captions": f"{np.mean(clean):.3f}" if eta else "—",
+                     "runs within eta (training / clean)":
+                         f"{sum(r <= eta for r in bounded)} / {sum(r <= eta for r in clean)} of {len(clean)}"
+                         if eta else "—"})
+    return pd.DataFrame(rows).set_index("variant")
 
 
 def large_world_table(trials: dict[str, pd.DataFrame]) -> pd.DataFrame:

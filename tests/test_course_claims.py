@@ -108,7 +108,7 @@ def test_the_trials_compare_5_seeds_with_5_seeds_in_every_row() -> None:
     results = trials.trial_results()
     table = trials.trials_table(results)
     assert set(table.index.get_level_values("trial")) == {
-        "T1 clipping", "T3 headroom", "T4 caption side", "T5 image-side LTD (extension)", "T6 caption-only control",
+        "T1 clipping", "T2 the paper's LTD", "T3 headroom", "T4 caption side", "T5 image-side LTD (extension)", "T6 caption-only control",
         "T7 memorisation"}
     for column in ("clean RSUM difference", "shortcut RSUM difference"):
         assert table[column].str.endswith("(95 %, n=5/5)").all(), table[column]
@@ -116,6 +116,21 @@ def test_the_trials_compare_5_seeds_with_5_seeds_in_every_row() -> None:
     assert len(head) == 8 and head["precondition"].str.contains("3 x chance").all()
     memo = trials.memorisation_table({**course_claims.claims_results(), **results})
     assert len(memo) == 5 and set(memo["seeds"]) == {5}
+    assert list(trials.paper_ltd_table(results)["seeds"]) == [5, 5, 5, 5]
+
+
+def test_t2_compares_only_the_runs_whose_constraint_is_met() -> None:
+    """A run counts for T2 where the L_rec its constraint bounds is within eta: with one such run
+    left the row is not testable, with two it is compared on those two."""
+    paper = trials.trial_results()["trial_paper_ltd"].copy()
+    ltd = (paper["ltd"] == "constrained") & (paper["ltd_bound"] == 0.05)
+    paper.loc[ltd & (paper["seed"] > 0), "ltd_rec_constraint"] = 0.06
+    rows = {r["comparison"]: r for r in trials.paper_ltd_rows(paper)}
+    one = rows["eta 0.05, 30 epochs: LTD minus none"]
+    assert one["clean RSUM difference"].startswith("not testable") and "1 of 5 runs in training" in one["precondition"]
+    paper.loc[ltd & (paper["seed"] == 1), "ltd_rec_constraint"] = 0.01
+    two = {r["comparison"]: r for r in trials.paper_ltd_rows(paper)}["eta 0.05, 30 epochs: LTD minus none"]
+    assert two["clean RSUM difference"].endswith("(95 %, n=5/2)")
 
 
 @pytest.mark.slow
