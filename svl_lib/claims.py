@@ -100,7 +100,7 @@ def _too_few(min_seeds: int, **samples: Sequence[float]) -> Verdict | None:
     """A "not testable here" verdict when any sample has fewer than ``min_seeds`` values."""
     if min_seeds < 2:
         raise ValueError(f"min_seeds must be at least 2 (a single seed gives no interval), got {min_seeds}")
-    counts = {name: _values(sample, name).size for name, sample in samples.items()}
+    counts = {name: np.asarray(sample, dtype=float).size for name, sample in samples.items()}
     short = [f"{name} has {n}" for name, n in counts.items() if n < min_seeds]
     if not short:
         return None

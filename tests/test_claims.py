@@ -114,6 +114,8 @@ def test_one_sided_no_harm_needs_seeds() -> None:
     assert verdict.precondition == "at least 3 seeds per setting: fails"
     with pytest.raises(ValueError, match="min_seeds"):
         one_sided_no_harm([400.0], [400.0], min_seeds=1)
+    empty = one_sided_no_harm(around(400.0), [])  # e.g. no run reached its bound: nothing to judge
+    assert empty.verdict == "not testable here" and "one_sided has 0" in empty.reason
 
 
 # ---------------------------------------------------------------- combining settings
