@@ -1,8 +1,9 @@
 """The course's claim-by-claim comparison with the paper (notebook 07): the claims grids' per-run
 results, grouped into settings, summarised, and put through the rules of :mod:`svl_lib.claims`.
 
-Three **settings**, each a shipped grid (``svl_lib/data/grids/claims_*.json``, 5 seeds) whose
-per-run results are committed (``svl_lib/data/claims/<grid>.csv``, :func:`claims_results`):
+Three **settings**, each a shipped grid (``svl_lib/resources/grids/claims_*.json``, 5 seeds)
+whose per-run results are committed (``svl_lib/resources/grid_results/<grid>.csv``,
+:func:`claims_results`):
 
 - ``claims_finetune``, the CLIP analogue: a clean run on another toy world, fine-tuned;
 - ``claims_image_tower``, the VSE++ analogue: that run's image tower with a caption tower from

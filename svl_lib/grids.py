@@ -1,4 +1,4 @@
-"""The paper's experiments as grid files: ``svl_lib/data/grids/<name>.json``, each with what it
+"""The paper's experiments as grid files: ``svl_lib/resources/grids/<name>.json``, each with what it
 shows (``experiment``), its ``base`` config, explicit ``points`` and a ``grid`` multiplied over each
 of them; run one with ``python -m svl_lib.sweep --grid-file <name> --out <dir>``.
 
@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
 from .config import ExperimentConfig
 from .sweep import Grid, plan_sweep
 
-GRIDS = Path(__file__).parent / "data" / "grids"
+GRIDS = files("svl_lib.resources") / "grids"  # a Traversable: one <name>.json per grid
 
 
 @dataclass(frozen=True)
 class GridFile:
-    """An experiment's grid (``svl_lib/data/grids/<name>.json``): what it shows, its base config,
+    """An experiment's grid (``svl_lib/resources/grids/<name>.json``): what it shows, its base config,
     its explicit points and the grid multiplied over each of them."""
 
     name: str
@@ -42,15 +43,16 @@ class GridFile:
 
 def grid_names() -> list[str]:
     """The experiment grids shipped with the course."""
-    return sorted(p.stem for p in GRIDS.glob("*.json"))
+    return sorted(p.name.removesuffix(".json") for p in GRIDS.iterdir() if p.name.endswith(".json"))
 
 
 def load_grid(name: str | Path) -> GridFile:
     """A shipped grid by name, or a grid JSON file by path (keys: ``experiment``, ``base``,
     optional ``points``, ``grid`` and ``requires``)."""
-    path = Path(name) if str(name).endswith(".json") else GRIDS / f"{name}.json"
-    if not path.is_file():
+    source = Path(name) if str(name).endswith(".json") else GRIDS / f"{name}.json"
+    if not source.is_file():
         raise ValueError(f"no grid {name!r}: give a .json file or one of {grid_names()}")
-    data = json.loads(path.read_text())
-    return GridFile(path.stem, data["experiment"], ExperimentConfig.from_dict(data["base"]),
-                    data.get("points", [{}]), data.get("grid", {}), data.get("requires"))
+    data = json.loads(source.read_text(encoding="utf-8"))
+    return GridFile(source.name.removesuffix(".json"), data["experiment"],
+                    ExperimentConfig.from_dict(data["base"]), data.get("points", [{}]),
+                    data.get("grid", {}), data.get("requires"))

@@ -21,7 +21,9 @@ from __future__ import annotations
 import json
 import warnings
 from collections.abc import Sequence
+from importlib.resources import files
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 import pandas as pd
@@ -30,8 +32,8 @@ from .files import write_text
 from .runs import read_history, run_status
 
 
-PAPER_RESULTS = Path(__file__).parent / "data" / "paper_results.csv"
-GRID_RESULTS = Path(__file__).parent / "data" / "claims"  # the committed per-run results of grids
+PAPER_RESULTS = files("svl_lib.resources") / "paper_results.csv"  # Traversables, not paths
+GRID_RESULTS = files("svl_lib.resources") / "grid_results"  # the committed per-run results of grids
 CSV_STAMP = "# made by: "  # the first line of a results CSV this library wrote: the command
 RECALLS = ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10")
 
@@ -39,7 +41,8 @@ RECALLS = ("i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10")
 def paper_results() -> pd.DataFrame:
     """The paper's published numbers (docs/paper.md, section 8): one row per model, dataset, training
     condition and evaluation condition, with R@1/5/10 both ways, RSUM and the source."""
-    return pd.read_csv(PAPER_RESULTS)
+    with PAPER_RESULTS.open("r", encoding="utf-8") as handle:
+        return pd.read_csv(handle)
 
 
 def load_history(run_dir: Path | str) -> pd.DataFrame:
@@ -190,17 +193,20 @@ def write_results_csv(table: pd.DataFrame, path: Path | str, command: str) -> Pa
     return write_text(path, f"{CSV_STAMP}{command}\n" + table.to_csv(index=False))
 
 
-def read_results_csv(path: Path | str) -> pd.DataFrame:
-    """A table written by :func:`write_results_csv` (the command line skipped)."""
+def read_results_csv(path: Path | str | IO[str]) -> pd.DataFrame:
+    """A table written by :func:`write_results_csv` (the command line skipped), from a path or an
+    open text file."""
     return pd.read_csv(path, comment="#")
 
 
 def grid_results(name: str) -> pd.DataFrame:
     """The committed per-run results of the shipped grid ``name``
-    (``svl_lib/data/claims/<name>.csv``, made by the command on its first line)."""
-    path = GRID_RESULTS / f"{name}.csv"
-    if not path.is_file():
-        shipped = sorted(p.stem for p in GRID_RESULTS.glob("*.csv"))
+    (``svl_lib/resources/grid_results/<name>.csv``, made by the command on its first line)."""
+    source = GRID_RESULTS / f"{name}.csv"
+    if not source.is_file():
+        shipped = sorted(p.name.removesuffix(".csv") for p in GRID_RESULTS.iterdir()
+                         if p.name.endswith(".csv"))
         raise ValueError(f"no committed results for grid {name!r}: shipped are {shipped}; "
                          f"run it with python -m svl_lib.sweep --grid-file {name} --out DIR")
-    return read_results_csv(path)
+    with source.open("r", encoding="utf-8") as handle:
+        return read_results_csv(handle)

@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
                         help="fixed overrides of the base config / notebook parameters")
     parser.add_argument("--config", type=Path, help="base config JSON (default: the defaults)")
     parser.add_argument("--grid-file", help="an experiment's grid: a .json file or the name of one of "
-                        "svl_lib/data/grids (svl_lib.grids.grid_names())")
+                        "svl_lib/resources/grids (svl_lib.grids.grid_names())")
     parser.add_argument("--cluster", choices=("slurm", "local"), help="submit the points as a job "
                         "array through submitit instead of running them here (svl_lib.cluster)")
     parser.add_argument("--cluster-set", nargs="+", default=[], metavar="KEY=V",

@@ -1,4 +1,4 @@
-"""The mitigation trials of notebook 07 (T1-T7: ``svl_lib/data/grids/trial_*.json``, 5 seeds
+"""The mitigation trials of notebook 07 (T1-T7: ``svl_lib/resources/grids/trial_*.json``, 5 seeds
 each): why the toy shows so little of LTD. Each comparison is a Welch 95 % interval of (second run
 minus first) over the seeds, with the precondition it needs (:mod:`svl_lib.claims`)."""
 from __future__ import annotations

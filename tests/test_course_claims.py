@@ -1,6 +1,7 @@
-"""The claims grids' committed results (svl_lib/data/claims/*.csv) and notebook 07's verdicts on
-them: every setting has its variants with 5 seeds, the verdicts come from the rules, a grid point
-re-run here finds the committed numbers, and ``sweep --csv`` never replaces a file it did not write."""
+"""The claims grids' committed results (svl_lib/resources/grid_results/*.csv) and notebook 07's
+verdicts on them: every setting has its variants with 5 seeds, the verdicts come from the rules, a
+grid point re-run here finds the committed numbers, and ``sweep --csv`` never replaces a file it did
+not write."""
 import json
 
 import pandas as pd
@@ -18,7 +19,7 @@ def test_each_settings_committed_results_hold_every_variant_with_5_seeds() -> No
     for name, table in tables.items():
         first = (GRID_RESULTS / f"{name}.csv").read_text().splitlines()[0]
         assert first == f"{CSV_STAMP}python -m svl_lib.sweep --grid-file {name} --out runs/claims/{name} " \
-                        f"--csv svl_lib/data/claims/{name}.csv"
+                        f"--csv svl_lib/resources/grid_results/{name}.csv"
         for kind in course_claims.VARIANTS:
             assert course_claims.per_seed(table, kind) != [], (name, kind)
             assert len(course_claims.per_seed(table, kind, "shortcut")) == 5, (name, kind)

@@ -63,3 +63,41 @@ def test_the_core_imports_without_the_extras() -> None:
             "import svl_lib.experiment, svl_lib.sweep, svl_lib.results, svl_lib.plots\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
+
+
+def test_a_built_wheel_ships_every_resource_and_reads_it_from_the_zip(tmp_path) -> None:
+    """pyproject's package-data puts every file of svl_lib/resources into the wheel, and the library
+    reads them through importlib.resources: imported from the wheel itself (a zip, where
+    ``Path(__file__)`` reads would fail), every grid loads and every committed table reads."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+    import zipfile
+
+    source = tmp_path / "source"  # a copy, so that the build leaves nothing in the checkout
+    shutil.copytree(ROOT / "svl_lib", source / "svl_lib", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps", "--no-build-isolation",
+                    "--wheel-dir", str(tmp_path), str(source)], check=True, capture_output=True)
+    wheel = next(tmp_path.glob("svl_lib-*.whl"))
+    resources = ROOT / "svl_lib" / "resources"
+    shipped = {p.relative_to(ROOT).as_posix() for p in resources.rglob("*")
+               if p.is_file() and "__pycache__" not in p.parts}
+    assert shipped <= set(zipfile.ZipFile(wheel).namelist())
+    grids = sorted(p.stem for p in (resources / "grids").glob("*.json"))
+    results = sorted(p.stem for p in (resources / "grid_results").glob("*.csv"))
+    code = ("import sys, svl_lib\n"
+            "from svl_lib.grids import grid_names, load_grid\n"
+            "from svl_lib.results import grid_results, paper_results\n"
+            "print(svl_lib.__file__)\n"
+            "print([load_grid(n).name for n in grid_names()])\n"
+            "print(len(paper_results()) > 0)\n"
+            "print([n for n in sys.argv[1:] if len(grid_results(n)) > 0])\n")
+    done = subprocess.run([sys.executable, "-c", code, *results], env={**os.environ, "PYTHONPATH": str(wheel)},
+                          cwd=tmp_path, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    where, *found = done.stdout.splitlines()
+    assert where.startswith(str(wheel)), where  # imported from the zip, not from the checkout
+    assert found == [str(grids), "True", str(results)]
