@@ -29,8 +29,7 @@ from .losses import LOSSES, REDUCTIONS
 from .gradients import GRAD_CLIP_MODES
 from .ltd import LTD_SIDES, TARGET_CAPTIONS
 from .models import MODELS
-from .models.imagenet import EFFICIENTNET_LITE0, N_STAGES
-from .models.toy import TEXT_POOLINGS, TOY_ARCHS
+from .models.toy import TEXT_POOLINGS, check_toy_config
 from .shortcuts import MODES, ShortcutSpec
 
 LR_SCHEDULES = ("cosine", "step")
@@ -113,6 +112,9 @@ class ExperimentConfig:
     # the embedding the decoder reads: "caption" (the paper's LTD) or "image", decoding the target of
     # its caption in the batch (the course's extension)
     ltd_side: str = "caption"
+    # the first N training steps train only the LTD decoder, on the model as it starts (weights
+    # fixed; batch-norm statistics still update); the model's schedule starts after them
+    ltd_decoder_warmup: int = 0
     # optimisation
     epochs: int = 8
     batch_size: int = 256
@@ -213,7 +215,7 @@ class ExperimentConfig:
                              "'flickr30k' (for a stand-in: svl_lib.data.toy.export_karpathy(..., "
                              "dataset='coco') and data_root)")
         if self.model == "toy":
-            self._check_toy_model()
+            check_toy_config(self)
         elif self.frozen_stages:
             raise ValueError(f"frozen_stages is for the toy model's EfficientNet, not {self.model!r}")
         sizes = DATASETS[self.dataset].sizes(self)
@@ -229,6 +231,9 @@ class ExperimentConfig:
         if self.init_parts != "all" and self.init_from is None:
             raise ValueError(f"init_parts={self.init_parts!r} loads part of a trained model: set "
                              "init_from to that run's folder, or use init_parts='all'")
+        if self.ltd_decoder_warmup and self.ltd == "none":
+            raise ValueError("ltd_decoder_warmup warms up the LTD decoder: set ltd to 'constrained' or "
+                             "'unconstrained', or leave ltd_decoder_warmup=0")
         if self.ltd_side != "caption" and self.ltd == "none":
             raise ValueError(f"ltd_side={self.ltd_side!r} is for latent target decoding: set ltd to "
                              "'constrained' or 'unconstrained', or leave ltd_side='caption'")
@@ -236,22 +241,10 @@ class ExperimentConfig:
             raise ValueError(f"text_pooling={self.text_pooling!r} is for the toy model's GRU, not "
                              f"{self.model!r}: use model='toy' or text_pooling='last'")
 
-    def _check_toy_model(self) -> None:
-        check_choice("arch", self.arch, TOY_ARCHS)
-        if not self.arch and self.image_size % 8:
-            raise ValueError(f"image_size must be a multiple of 8 for the toy CNN, got {self.image_size}")
-        if not self.arch and (self.pretrained or self.frozen_stages):
-            raise ValueError("pretrained and frozen_stages need a pretrained tower: "
-                             f"arch={EFFICIENTNET_LITE0!r} (the toy CNN has no ImageNet weights)")
-        if not 0 <= self.frozen_stages <= N_STAGES:
-            raise ValueError(f"frozen_stages must be in [0, {N_STAGES}], got {self.frozen_stages}")
-        if self.arch and self.image_size < 32:
-            raise ValueError(f"{self.arch} needs image_size >= 32 (64 on a CPU), got {self.image_size}")
-
     def _check_ranges(self) -> None:
         for name in ("triplet_margin", "ifm_epsilon", "ltd_beta", "ltd_lambda_momentum",
                      "ltd_lambda_dampening", "weight_decay", "n_bits", "warmup_steps", "num_workers",
-                     "checkpoint_every"):
+                     "checkpoint_every", "ltd_decoder_warmup"):
             if getattr(self, name) < 0:
                 raise ValueError(f"{name} must be >= 0, got {getattr(self, name)}")
         for name in ("ltd_bound", "ltd_lambda_lr", "ltd_lambda_max", "lr", "grad_clip", "image_lr_scale"):

@@ -128,7 +128,8 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
                              grad_clip_mode=config.grad_clip_mode,
                              schedule=config.lr_schedule, step_epochs=config.lr_step_epochs,
                              checkpoint_every=config.checkpoint_every,
-                             image_lr_scale=config.image_lr_scale, num_workers=config.num_workers)
+                             image_lr_scale=config.image_lr_scale, num_workers=config.num_workers,
+                             frozen_model_steps=config.ltd_decoder_warmup)
     state_path = out / "train_state.pt"
     state = latest_train_state(state_path) if action == "resume" else None
     done_steps = state["step"] if state is not None else 0

@@ -64,6 +64,9 @@ class TrainSettings:
     num_workers: int = 0  # DataLoader worker processes
     log_every: int = 0  # records made every N steps (one GPU sync each); 0: 1 on a CPU, 50 on a GPU
     grad_clip_mode: str = "joint"  # or "per_tower" (svl_lib.gradients)
+    # the first N steps train only the objective's parameters (the LTD decoder, warmed up on the
+    # fixed model); the model's schedule starts after them
+    frozen_model_steps: int = 0
 
 
 GPU_LOG_EVERY = 50  # the default of ``log_every`` on a GPU
@@ -88,6 +91,23 @@ def warmup_cosine(step: int, warmup: int, total: int) -> float:
 def step_decay(step: int, steps_per_epoch: int, step_epochs: int) -> float:
     """LR multiplier of the VSE++ schedule: ``0.1 ** (epoch // step_epochs)``."""
     return 0.1 ** ((step // steps_per_epoch) // step_epochs)
+
+
+def schedule_of(settings: TrainSettings, steps_per_epoch: int, total: int,
+                frozen: bool) -> Callable[[int], float]:
+    """The LR multiplier per step of one parameter group: ``settings.schedule`` over the ``total``
+    steps; for a model group (``frozen``) 0 during the first ``frozen_model_steps`` steps, then the
+    schedule over the steps left, as if training began there."""
+    delay = settings.frozen_model_steps if frozen else 0
+    if settings.schedule == "step":
+        base = partial(step_decay, steps_per_epoch=steps_per_epoch, step_epochs=settings.step_epochs)
+    else:
+        base = partial(warmup_cosine, warmup=settings.warmup_steps, total=total - delay)
+    return base if delay == 0 else partial(_after, base=base, delay=delay)
+
+
+def _after(step: int, base: Callable[[int], float], delay: int) -> float:
+    return 0.0 if step < delay else base(step - delay)
 
 
 def epoch_batches(n_items: int, batch_size: int, generator: torch.Generator) -> list[list[int]]:
@@ -165,17 +185,17 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
             group["lr"] *= settings.image_lr_scale
     extra = [p for p in objective.parameters() if p.requires_grad]
     if extra:
-        groups.append({"params": extra, "lr": settings.lr})
+        groups.append({"params": extra, "lr": settings.lr, "objective": True})
+    if not 0 <= settings.frozen_model_steps < total or (settings.frozen_model_steps and not extra):
+        raise ValueError(f"frozen_model_steps={settings.frozen_model_steps} must be below the {total} "
+                         "training steps, and needs an objective with parameters (LTD) to train meanwhile")
     params = [p for group in groups for p in group["params"]]
     clipped = clip_groups(model, extra, params)
     optimizer = torch.optim.AdamW(groups, lr=settings.lr, weight_decay=settings.weight_decay)
     logged_group = next((g for g in optimizer.param_groups if g.get("name") == "image"),
                         optimizer.param_groups[0])
-    if settings.schedule == "step":
-        schedule = partial(step_decay, steps_per_epoch=steps_per_epoch, step_epochs=settings.step_epochs)
-    else:
-        schedule = partial(warmup_cosine, warmup=settings.warmup_steps, total=total)
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, schedule)
+    scheduler = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, [schedule_of(settings, steps_per_epoch, total, frozen=not g.get("objective")) for g in groups])
     step = 0
     state = latest_train_state(state_path) if state_path is not None else None
     if state is not None:

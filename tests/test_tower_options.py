@@ -286,3 +286,43 @@ def test_every_option_together_trains_and_records_ltd_rec(tmp_path) -> None:
                for h in history)
     assert set(metrics["ltd_rec"]) == {"train", "test"}
     assert all(0.0 <= v <= 2.0 for v in metrics["ltd_rec"].values())
+
+
+def test_decoder_warmup_trains_only_the_decoder_first_then_the_model_on_its_own_schedule() -> None:
+    """ltd_decoder_warmup (TrainSettings.frozen_model_steps): during the first steps the model's
+    weights stay fixed while the decoder learns; then the model trains, its schedule starting there."""
+    toy, world = _toy()
+    objective = _ltd()
+    start = {k: v.clone() for k, v in toy.named_parameters()}
+    decoder_start = [p.detach().clone() for p in objective.decoder.parameters()]
+    moved = []
+
+    def after_step(record: dict) -> None:
+        model_moved = any(not torch.equal(p, start[k]) for k, p in toy.named_parameters())
+        decoder_moved = any(not torch.equal(a, b) for a, b in zip(decoder_start, objective.decoder.parameters()))
+        moved.append((model_moved, decoder_moved))
+
+    dataset = CaptionDataset(world.split("train"), None, *toy.image_transform(train=True))
+    history = train(toy, dataset, TrainSettings(1, 10, 1e-3, warmup_steps=2, frozen_model_steps=3), objective,
+                    on_step=after_step, progress=False)
+    assert moved[:3] == [(False, True)] * 3 and moved[3] == (True, True)
+    # the model's schedule starts after the warm-up: its linear warm-up (2 steps), then cosine
+    assert [r["lr"] for r in history[:5]] == pytest.approx([0.0, 0.0, 0.0, 0.5e-3, 1e-3])
+
+
+@pytest.mark.parametrize("changes,match", [
+    ({"ltd_decoder_warmup": 5}, "warms up the LTD decoder"),
+    ({"ltd_decoder_warmup": -1, "ltd": "unconstrained"}, "ltd_decoder_warmup must be >= 0"),
+])
+def test_bad_decoder_warmups_are_one_clear_error(changes: dict, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        ExperimentConfig(**changes)
+
+
+def test_a_warmup_as_long_as_training_is_refused() -> None:
+    toy, world = _toy()
+    dataset = CaptionDataset(world.split("train"), None, *toy.image_transform(train=True))
+    with pytest.raises(ValueError, match="frozen_model_steps=15 must be below the 15"):
+        train(toy, dataset, TrainSettings(1, 10, 1e-3, frozen_model_steps=15), _ltd(), progress=False)
+    with pytest.raises(ValueError, match="needs an objective with parameters"):
+        train(toy, dataset, TrainSettings(1, 10, 1e-3, frozen_model_steps=2), progress=False)

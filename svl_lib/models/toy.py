@@ -11,7 +11,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..data.loading import ResizeTo, TensorFn, to_tensor
 from .base import ContrastiveModel, Tokenizer
-from .imagenet import EFFICIENTNET_LITE0, EfficientNetTower
+from .imagenet import EFFICIENTNET_LITE0, N_STAGES, EfficientNetTower
 from .vocab import Vocabulary
 
 if TYPE_CHECKING:
@@ -154,3 +154,19 @@ def build_toy(config: "ExperimentConfig", train: "Corpus | None" = None,
     vocab = Vocabulary.build(c for caps in train.captions for c in caps)
     return ToyCLIP(vocab, config.image_size, config.embed_dim, config.temperature, config.arch,
                    config.pretrained, config.frozen_stages, config.text_pooling)
+
+
+def check_toy_config(config: "ExperimentConfig") -> None:
+    """The toy model's own checks of a config: its arch, an image size its CNN can take, and the
+    pretrained options only for the EfficientNet tower; one ``ValueError`` each."""
+    if config.arch not in TOY_ARCHS:
+        raise ValueError(f"arch must be one of {TOY_ARCHS}, got {config.arch!r}")
+    if not config.arch and config.image_size % 8:
+        raise ValueError(f"image_size must be a multiple of 8 for the toy CNN, got {config.image_size}")
+    if not config.arch and (config.pretrained or config.frozen_stages):
+        raise ValueError("pretrained and frozen_stages need a pretrained tower: "
+                         f"arch={EFFICIENTNET_LITE0!r} (the toy CNN has no ImageNet weights)")
+    if not 0 <= config.frozen_stages <= N_STAGES:
+        raise ValueError(f"frozen_stages must be in [0, {N_STAGES}], got {config.frozen_stages}")
+    if config.arch and config.image_size < 32:
+        raise ValueError(f"{config.arch} needs image_size >= 32 (64 on a CPU), got {config.image_size}")
