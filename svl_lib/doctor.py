@@ -139,10 +139,10 @@ def imagenet_weights() -> str | None:
 
 def count_runs(root: Path) -> dict[str, dict[str, int]]:
     """Run folders under ``root`` by top-level folder: ``{folder: {status: count}}``."""
-    from .runs import run_status
+    from .runs import CONFIG, run_status
 
     counts: dict[str, dict[str, int]] = {}
-    for config in root.rglob("config.json"):
+    for config in root.rglob(CONFIG):
         top = config.parent.relative_to(root).parts[0] if config.parent != root else "."
         status = run_status(config.parent)
         counts.setdefault(top, {}).setdefault(status, 0)

@@ -26,12 +26,12 @@ from .data.loading import CaptionDataset
 from .digits import GlyphBank, load_glyph_bank
 from .distributed import barrier, is_main, launched, setup
 from .evaluation import chance_level, encode_conditions, evaluate
-from .files import save_torch, write_json, write_text
 from .models import ContrastiveModel, build_model
 from .objectives import LTDObjective, build_objective, reconstruction_on_split, save_targets
 from .probes import probe_model
-from .runs import (plan_run_folder, read_history, read_metrics, run_status, start_run_folder,
-                   trim_history, write_config)
+from .runs import (BEST, append_validation, history_log, plan_run_folder, read_history, read_metrics,
+                   read_model, read_validation, run_status, save_model, start_run_folder, state_path,
+                   trim_history, write_config, write_metrics, write_validation)
 from .shortcuts import ShortcutInjector
 from .train_state import latest_train_state, previous_state
 from .training import TrainSettings, pick_device, seed_everything, train
@@ -104,7 +104,7 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
         start_run_folder(out, config, action)
         metrics = {k: v for k, v in read_metrics(out).items() if k != "probes"}
         metrics.update(evaluate_run(load_model(out, device), config, data))
-        write_json(out / "metrics.json", metrics)
+        write_metrics(out, metrics)
         write_config(out, config)
         barrier()
         return metrics
@@ -130,25 +130,24 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
                              checkpoint_every=config.checkpoint_every,
                              image_lr_scale=config.image_lr_scale, num_workers=config.num_workers,
                              frozen_model_steps=config.ltd_decoder_warmup)
-    state_path = out / "train_state.pt"
-    state = latest_train_state(state_path) if action == "resume" else None
+    saved_state = state_path(out)
+    state = latest_train_state(saved_state) if action == "resume" else None
     done_steps = state["step"] if state is not None else 0
     started = time.perf_counter()
     if main:
-        trim_history(out / "history.jsonl", done_steps)
+        trim_history(out, done_steps)
         validate = (validator(model, config, out, done_steps // (len(dataset) // config.batch_size))
                     if config.validate else None)
-        with open(out / "history.jsonl", "a", buffering=1) as log:  # line-buffered: a kill loses no step
+        with history_log(out) as log:
             train(model, dataset, settings, objective=objective, progress=progress,
-                  on_step=lambda record: log.write(json.dumps(record) + "\n"), state_path=state_path,
+                  on_step=lambda record: log.write(json.dumps(record) + "\n"), state_path=saved_state,
                   on_epoch_end=validate)
     else:
-        train(model, dataset, settings, objective=objective, progress=False, state_path=state_path)
+        train(model, dataset, settings, objective=objective, progress=False, state_path=saved_state)
         barrier()  # the main process evaluates and writes the metrics
         return read_metrics(out)
     train_seconds = time.perf_counter() - started
-    save_torch(out / "model.pt", {"state_dict": model.state_dict(), "config": config.to_dict(),
-                                  "rebuild": model.rebuild_info()})
+    save_model(out, model, config)
     history = read_history(out)
     metrics = {
         **evaluate_run(model, config, data),
@@ -162,13 +161,12 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     if isinstance(objective, LTDObjective):
         metrics["ltd_rec"] = ltd_reconstruction(model, objective, config, data)
     if config.validate:
-        scores = [json.loads(line) for line in (out / "validation.jsonl").read_text().splitlines()]
-        best = max(scores, key=lambda r: r["clean_rsum"])
+        best = max(read_validation(out), key=lambda r: r["clean_rsum"])
         metrics["best_on_validation"] = {"epoch": best["epoch"], "clean_rsum": best["clean_rsum"],
-                                         "file": "model_best.pt"}
-    write_json(out / "metrics.json", metrics)
-    state_path.unlink(missing_ok=True)
-    previous_state(state_path).unlink(missing_ok=True)
+                                         "file": BEST}
+    write_metrics(out, metrics)
+    saved_state.unlink(missing_ok=True)
+    previous_state(saved_state).unlink(missing_ok=True)
     barrier()
     return metrics
 
@@ -180,23 +178,19 @@ def validator(model: ContrastiveModel, config: ExperimentConfig, out: Path,
     ``first_epoch`` on are dropped from the file first (a resumed run redoes them). It leaves the
     RNG as it was, so validating never changes training."""
     val = load_split(config, "val")
-    path = out / "validation.jsonl"
-    kept = [line for line in (path.read_text().splitlines() if path.is_file() else [])
-            if json.loads(line)["epoch"] < first_epoch]
-    write_text(path, "".join(line + "\n" for line in kept))
-    best = max((json.loads(line)["clean_rsum"] for line in kept), default=float("-inf"))
+    kept = [r for r in read_validation(out) if r["epoch"] < first_epoch]
+    write_validation(out, kept)
+    best = max((r["clean_rsum"] for r in kept), default=float("-inf"))
 
     def validate(epoch: int) -> None:
         nonlocal best
         with torch.random.fork_rng(devices=[]):
             rsum = evaluate(model, val, None, ("clean",), *model.image_transform(),
                             num_workers=config.num_workers)["clean"]["rsum"]
-        with open(path, "a") as log:
-            log.write(json.dumps({"epoch": epoch, "clean_rsum": rsum}) + "\n")
+        append_validation(out, {"epoch": epoch, "clean_rsum": rsum})
         if rsum > best:
             best = rsum
-            save_torch(out / "model_best.pt", {"state_dict": model.state_dict(), "epoch": epoch,
-                                               "config": config.to_dict(), "rebuild": model.rebuild_info()})
+            save_model(out, model, config, epoch=epoch)
     return validate
 
 
@@ -261,7 +255,7 @@ def initial_model(config: ExperimentConfig, out_dir: Path | str) -> ContrastiveM
     if run_status(source) != "finished":
         raise ValueError(f"init_from={config.init_from!r} is not a finished run folder "
                          f"({run_status(source)}): train that run first")
-    state = torch.load(source / "model.pt", map_location="cpu", weights_only=True)
+    state = read_model(source)
     trained = ExperimentConfig.from_dict(state["config"])
     changed = [k for k in ("model", "arch", "embed_dim", "image_size", "frozen_stages")
                if getattr(trained, k) != getattr(config, k)]
@@ -281,10 +275,7 @@ def initial_model(config: ExperimentConfig, out_dir: Path | str) -> ContrastiveM
 
 def load_model(run_dir: Path | str, device: str | torch.device = "cpu") -> ContrastiveModel:
     """Rebuild the trained model of a run folder from its ``model.pt``."""
-    path = Path(run_dir) / "model.pt"
-    if not path.is_file():
-        raise FileNotFoundError(f"no checkpoint at {path}: the run did not finish training")
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state = read_model(run_dir)
     config = ExperimentConfig.from_dict(state["config"])
     model = build_model(config, info=state["rebuild"])
     model.load_state_dict(state["state_dict"])

@@ -38,13 +38,12 @@ from pathlib import Path, PurePosixPath
 from .config import ExperimentConfig
 from .files import atomic_write
 from .paths import runs_dir
-from .runs import SCHEMA, run_status
+from .runs import BEST, CONFIG, HISTORY, METRICS, MODEL, SCHEMA, VALIDATION, run_status
 
 MANIFEST = "svl_runs_manifest.json"
 FORMAT = "svl-runs/1"
-PACKED_FILES = ("config.json", "history.jsonl", "validation.jsonl", "model.pt", "model_best.pt",
-                "metrics.json")  # metrics.json last: written last on unpack
-REQUIRED = ("config.json", "metrics.json")
+PACKED_FILES = (CONFIG, HISTORY, VALIDATION, MODEL, BEST, METRICS)  # metrics.json last: written last on unpack
+REQUIRED = (CONFIG, METRICS)
 
 
 def _svl_version() -> str:
@@ -92,7 +91,7 @@ def finished_runs(root: Path, folders: list[str] | None = None) -> tuple[list[Pa
                                     "folders there, e.g. 01_toy_shortcuts")
         for here, subdirs, files in os.walk(start):
             here_path = Path(here)
-            if "config.json" in files:
+            if CONFIG in files:
                 (finished if run_status(here_path) == "finished" else skipped).append(here_path)
                 subdirs.clear()  # run folders hold no run folders
             subdirs.sort()
@@ -132,7 +131,7 @@ def pack(out_zip: Path | str, root: Path | str | None = None,
 
 def _check_run(folder: str, config_text: bytes | None, metrics_text: bytes | None) -> None:
     """The config and metrics of one packed run folder parse with the expected keys."""
-    for name, text in (("config.json", config_text), ("metrics.json", metrics_text)):
+    for name, text in ((CONFIG, config_text), (METRICS, metrics_text)):
         if text is None:
             raise ValueError(f"{folder} in the zip has no {name}: not a finished run folder")
     try:
@@ -191,7 +190,7 @@ def check_handout(archive: zipfile.ZipFile) -> tuple[list[str], dict[str, dict]]
     for folder in folders:
         text = {n: archive.read(f"{folder}/{n}") if f"{folder}/{n}" in listed else None
                 for n in REQUIRED}
-        _check_run(folder, text["config.json"], text["metrics.json"])
+        _check_run(folder, text[CONFIG], text[METRICS])
     return folders, listed
 
 

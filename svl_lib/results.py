@@ -18,7 +18,6 @@ mean ± sample standard deviation (``ddof=1``) over a setting's seeds (± 0 for 
 """
 from __future__ import annotations
 
-import json
 import warnings
 from collections.abc import Sequence
 from importlib.resources import files
@@ -29,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .files import write_text
-from .runs import read_history, run_status
+from .runs import CONFIG, read_config_values, read_history, read_metrics, run_status
 
 
 PAPER_RESULTS = files("svl_lib.resources") / "paper_results.csv"  # Traversables, not paths
@@ -47,10 +46,7 @@ def paper_results() -> pd.DataFrame:
 
 def load_history(run_dir: Path | str) -> pd.DataFrame:
     """``history.jsonl`` of a run as a DataFrame (one row per training step)."""
-    path = Path(run_dir) / "history.jsonl"
-    if not path.is_file():
-        raise FileNotFoundError(f"no training history at {path}")
-    return pd.DataFrame([json.loads(line) for line in path.read_text().splitlines() if line])
+    return pd.DataFrame(read_history(run_dir))
 
 
 def two_by_two(metrics_by_training: dict[str, dict], metric: str = "rsum") -> pd.DataFrame:
@@ -73,7 +69,7 @@ def run_folders(root: Path | str) -> list[Path]:
     version are never read as results: they are skipped with a warning naming them."""
     root = Path(root)
     found, unfinished = [], []
-    for config in sorted(root.rglob("config.json")):
+    for config in sorted(root.rglob(CONFIG)):
         (found if run_status(config.parent) == "finished" else unfinished).append(config.parent)
     if unfinished:
         warnings.warn(f"skipped {len(unfinished)} unfinished or foreign run folder(s): "
@@ -84,7 +80,7 @@ def run_folders(root: Path | str) -> list[Path]:
 def _run_columns(root: Path, run: Path) -> dict:
     """``run`` (the folder relative to ``root``, ``/``-separated) and every config field
     (tuples joined with commas)."""
-    config = json.loads((run / "config.json").read_text())
+    config = read_config_values(run)
     flat = {k: ",".join(v) if isinstance(v, list) else v for k, v in config.items()}
     return {"run": run.relative_to(root).as_posix(), **flat}
 
@@ -105,7 +101,7 @@ def collect_runs(root: Path | str) -> pd.DataFrame:
     root = Path(root)
     rows = []
     for run in run_folders(root):
-        metrics = json.loads((run / "metrics.json").read_text())
+        metrics = read_metrics(run)
         keys = _run_columns(root, run)
         extra = {"chance_rsum": metrics["chance"]["rsum"], "train_seconds": metrics["train_seconds"],
                  "steps": metrics["steps"], "final_loss": metrics["final_loss"],
@@ -134,7 +130,7 @@ def collect_probes(root: Path | str) -> pd.DataFrame:
     root = Path(root)
     rows = []
     for run in run_folders(root):
-        metrics = json.loads((run / "metrics.json").read_text())
+        metrics = read_metrics(run)
         keys = _run_columns(root, run)
         rows += [{**keys, **p, "gain": p["accuracy"] - p["majority"]} for p in metrics.get("probes", [])]
     return pd.DataFrame(rows)

@@ -26,14 +26,17 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
+
+import torch
 
 from .config import ExperimentConfig
-from .files import write_json, write_text
+from .files import save_torch, write_json, write_text
 
 SCHEMA = 2
-RUN_FILES = ("config.json", "history.jsonl", "train_state.pt", "train_state.prev.pt", "model.pt",
-             "validation.jsonl", "model_best.pt", "metrics.json")
+CONFIG, HISTORY, STATE, MODEL = "config.json", "history.jsonl", "train_state.pt", "model.pt"
+VALIDATION, BEST, METRICS = "validation.jsonl", "model_best.pt", "metrics.json"
+RUN_FILES = (CONFIG, HISTORY, STATE, "train_state.prev.pt", MODEL, VALIDATION, BEST, METRICS)
 STATUSES = ("missing", "finished", "unfinished", "foreign")
 
 
@@ -48,7 +51,7 @@ def keyed_folder(root: Path | str, name: str, config: ExperimentConfig) -> Path:
 
 def read_config(run_dir: Path | str) -> ExperimentConfig:
     """The config of a run folder; ``ValueError`` when there is none of this schema."""
-    path = Path(run_dir) / "config.json"
+    path = Path(run_dir) / CONFIG
     try:
         values = json.loads(path.read_text())
     except (OSError, ValueError) as error:
@@ -64,7 +67,7 @@ def read_config(run_dir: Path | str) -> ExperimentConfig:
 
 def read_metrics(run_dir: Path | str) -> dict[str, Any]:
     """The ``metrics.json`` of a finished run; ``ValueError`` when it is missing or unreadable."""
-    path = Path(run_dir) / "metrics.json"
+    path = Path(run_dir) / METRICS
     try:
         metrics = json.loads(path.read_text())
         metrics["eval"]
@@ -90,7 +93,57 @@ def run_status(run_dir: Path | str) -> str:
 
 
 def write_config(run_dir: Path, config: ExperimentConfig) -> None:
-    write_json(run_dir / "config.json", {"schema": SCHEMA, **config.to_dict()})
+    write_json(run_dir / CONFIG, {"schema": SCHEMA, **config.to_dict()})
+
+
+def read_config_values(run_dir: Path | str) -> dict[str, Any]:
+    """``config.json`` as written (with ``"schema"``), for tables of runs."""
+    return json.loads((Path(run_dir) / CONFIG).read_text())
+
+
+def write_metrics(run_dir: Path, metrics: dict[str, Any]) -> None:
+    """``metrics.json``, written last: the run is finished once it is there."""
+    write_json(run_dir / METRICS, metrics)
+
+
+def save_model(run_dir: Path, model: Any, config: ExperimentConfig, epoch: int | None = None) -> None:
+    """The model's ``state_dict``, config and rebuild info: ``model.pt`` (after training), or with
+    ``epoch`` the best model on validation so far, ``model_best.pt``."""
+    state = {"state_dict": model.state_dict(), "config": config.to_dict(), "rebuild": model.rebuild_info()}
+    save_torch(run_dir / (MODEL if epoch is None else BEST), state if epoch is None else {**state, "epoch": epoch})
+
+
+def read_model(run_dir: Path | str, best: bool = False) -> dict[str, Any]:
+    """What :func:`save_model` wrote (on the CPU); ``FileNotFoundError`` when the run has none."""
+    path = Path(run_dir) / (BEST if best else MODEL)
+    if not path.is_file():
+        raise FileNotFoundError(f"no checkpoint at {path}: the run did not finish training")
+    return torch.load(path, map_location="cpu", weights_only=True)
+
+
+def state_path(run_dir: Path) -> Path:
+    """Where the training state of a run is saved (:mod:`svl_lib.train_state`)."""
+    return run_dir / STATE
+
+
+def history_log(run_dir: Path) -> TextIO:
+    """``history.jsonl`` opened to append, line-buffered: a kill loses no finished step."""
+    return open(run_dir / HISTORY, "a", buffering=1)
+
+
+def read_validation(run_dir: Path) -> list[dict[str, Any]]:
+    """The records of ``validation.jsonl`` (none when the run has not validated yet)."""
+    path = run_dir / VALIDATION
+    return [json.loads(line) for line in path.read_text().splitlines() if line] if path.is_file() else []
+
+
+def write_validation(run_dir: Path, records: list[dict[str, Any]]) -> None:
+    write_text(run_dir / VALIDATION, "".join(json.dumps(r) + "\n" for r in records))
+
+
+def append_validation(run_dir: Path, record: dict[str, Any]) -> None:
+    with open(run_dir / VALIDATION, "a") as log:
+        log.write(json.dumps(record) + "\n")
 
 
 def remove_run_files(run_dir: Path) -> list[str]:
@@ -155,9 +208,10 @@ def start_run_folder(run_dir: Path | str, config: ExperimentConfig, action: str)
         write_config(out, config)
 
 
-def trim_history(path: Path, keep_steps: int) -> None:
+def trim_history(run_dir: Path, keep_steps: int) -> None:
     """Keep the history lines of the first ``keep_steps`` steps (what a resumed state includes);
     drop a cut-off epoch's lines and a half-written last line."""
+    path = run_dir / HISTORY
     lines = path.read_text().splitlines() if path.is_file() else []
     kept = []
     for line in lines:
@@ -170,8 +224,10 @@ def trim_history(path: Path, keep_steps: int) -> None:
 
 
 def read_history(run_dir: Path | str) -> list[dict[str, Any]]:
-    """The records of ``history.jsonl``."""
-    path = Path(run_dir) / "history.jsonl"
+    """The records of ``history.jsonl``; ``FileNotFoundError`` when the run has none."""
+    path = Path(run_dir) / HISTORY
+    if not path.is_file():
+        raise FileNotFoundError(f"no training history at {path}")
     return [json.loads(line) for line in path.read_text().splitlines() if line]
 
 
