@@ -86,6 +86,19 @@ def target_cache_path(encoder: str = DEFAULT_ENCODER) -> Path:
     return runs_dir() / "ltd_targets" / (encoder.replace("/", "__") + ".pt")
 
 
+def cached_targets(encoder: str, texts: Iterable[str], use_file: bool = True,
+                   progress: bool | None = None) -> tuple["TargetCache", int]:
+    """The targets of ``texts`` under ``encoder`` and how many had to be encoded: read from
+    :func:`target_cache_path` (when ``use_file`` and it exists), the missing ones encoded, and the
+    file written back when any were."""
+    path = target_cache_path(encoder)
+    cache = TargetCache.load(path, encoder) if use_file and path.is_file() else TargetCache(encoder)
+    encoded = cache.ensure(texts, progress)
+    if use_file and encoded:
+        cache.save(path)
+    return cache, encoded
+
+
 def load_sentence_encoder(name: str = DEFAULT_ENCODER, device: str = "cpu",
                           download: bool | None = None) -> EncodeFn:
     """A frozen sentence encoder as ``texts -> (N, T) float32 tensor`` (CPU).

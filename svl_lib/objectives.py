@@ -24,8 +24,8 @@ from .data.loading import eval_captions, eval_images
 from .distributed import gather, mean_over_processes
 from .evaluation import encode_images, encode_texts
 from .losses import LOSSES, IFMLoss, InfoNCE
-from .ltd import (LTD_SIDES, LagrangeMultiplier, TargetCache, TargetDecoder, reconstruction_loss,
-                  target_cache_path, target_text, training_captions)
+from .ltd import (LTD_SIDES, LagrangeMultiplier, TargetCache, TargetDecoder, cached_targets,
+                  reconstruction_loss, target_cache_path, target_text, training_captions)
 from .models.base import ContrastiveModel
 from .outputs import ModelOutput
 from .shortcuts import ShortcutInjector
@@ -150,16 +150,10 @@ def build_objective(config: "ExperimentConfig", dataset: "CaptionDataset",
             cache.ensure(target_text(c, config.ltd_target_caption, config.n_digits)
                          for c in dataset.corpus.captions[0][:1])  # loads the encoder, sets dim
     else:
-        cache_file = target_cache_path(config.ltd_encoder)
-        use_file = config.ltd_target_cache and cache_file.is_file()
-        cache = (TargetCache.load(cache_file, config.ltd_encoder) if use_file
-                 else TargetCache(config.ltd_encoder))
         fed = training_captions(dataset.corpus, injector, config.epochs)
         texts = sorted({target_text(c, config.ltd_target_caption, config.n_digits) for c in fed})
         with torch.random.fork_rng(devices=[]):  # loading the encoder must not move the seeded RNG
-            encoded = cache.ensure(texts, progress)
-        if encoded:
-            save_targets(cache, config)
+            cache, _ = cached_targets(config.ltd_encoder, texts, config.ltd_target_cache, progress)
     multiplier = LagrangeMultiplier(config.ltd_lambda_start, config.ltd_lambda_lr,
                                     config.ltd_lambda_momentum, config.ltd_lambda_dampening,
                                     config.ltd_lambda_max)
