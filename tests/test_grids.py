@@ -15,6 +15,7 @@ EXPECTED = {  # grid -> number of runs
     "claims_pretrain": 5, "claims_finetune": 30, "claims_image_tower": 30, "claims_scratch": 30,
     "trial_clipping": 15, "trial_headroom": 60, "trial_caption_side": 30, "trial_image_side_ltd": 5,
     "trial_caption_only": 10, "trial_memorisation": 20, "trial_paper_ltd": 20,
+    "trial_decoder_warmup": 15,
 }
 
 
