@@ -114,7 +114,8 @@ class ContrastiveModel(nn.Module, ABC):
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
         """Optimiser parameter groups at ``lr``, in the module's parameter order: the trainable
         parameters of the ``"image"`` and ``"text"`` towers (:meth:`tower_parameters`; the loop
-        scales the image group's rate by ``image_lr_scale``) and a learnable ``"logit_scale"``."""
+        scales the image group's rate by ``image_lr_scale``), a learnable ``"logit_scale"`` and a
+        ``"logit_bias"`` (:meth:`add_logit_bias`)."""
         towers = {id(p): name for name, params in self.tower_parameters().items() for p in params}
         groups: dict[str, dict[str, Any]] = {}
         for param in self.parameters():
@@ -126,8 +127,8 @@ class ContrastiveModel(nn.Module, ABC):
 
     def tower_parameters(self) -> dict[str, list[nn.Parameter]]:
         """``{"image": [...], "text": [...]}``: the parameters whose names start with
-        ``image_prefixes`` are the image tower, every other one but the logit scale and bias the caption
-        tower (frozen ones included)."""
+        ``image_prefixes`` are the image tower, every other one but the logit scale and bias the
+        caption tower (frozen ones included)."""
         if not self.image_prefixes:
             raise NotImplementedError(f"{type(self).__name__} does not name its image tower: set "
                                       "image_prefixes (its parameter name prefixes)")
