@@ -66,7 +66,7 @@ from svl_lib.evaluation import encode_conditions  # noqa: E402
 from svl_lib.experiment import load_model, run_experiment  # noqa: E402
 from svl_lib.models import build_model  # noqa: E402
 from svl_lib.objectives import Objective  # noqa: E402
-from svl_lib.training import tune_cudnn  # noqa: E402
+from svl_lib.devices import tune_cudnn  # noqa: E402
 
 ROWS = ("data", "synthetic fp32", "synthetic bf16", "bf16/fp32 synthetic", "loop CLIP bf16",
         "loop CLIP fp32", "bf16/fp32 loop", "loop/synthetic bf16", "loop VSE++ bf16",

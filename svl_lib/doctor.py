@@ -222,7 +222,8 @@ def measure_rate(seconds: float = 5.0) -> float:
     from .data.toy import ToyWorld
     from .models import ToyCLIP, Vocabulary
     from .shortcuts import ShortcutInjector, ShortcutSpec
-    from .training import TrainSettings, pick_device, train
+    from .devices import pick_device
+    from .training import TrainSettings, train
 
     split = ToyWorld(n_train=103, n_val=1, n_test=1).split("train")
     injector = ShortcutInjector(ShortcutSpec("unique", n_digits=4, tile_fraction=0.25), split.n_images,

@@ -34,7 +34,8 @@ from .runs import (BEST, append_validation, history_log, plan_run_folder, read_h
                    trim_history, write_config, write_metrics, write_validation)
 from .shortcuts import ShortcutInjector
 from .train_state import latest_train_state, previous_state
-from .training import TrainSettings, pick_device, seed_everything, train
+from .devices import pick_device, seed_everything
+from .training import TrainSettings, train
 
 
 @dataclass
@@ -123,13 +124,7 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     objective = build_objective(config, dataset, progress, embed_dim=model.embed_dim)
     if main:
         start_run_folder(out, config, action)
-    settings = TrainSettings(config.epochs, config.batch_size, config.lr, config.weight_decay,
-                             config.grad_clip, config.warmup_steps, config.seed,
-                             grad_clip_mode=config.grad_clip_mode,
-                             schedule=config.lr_schedule, step_epochs=config.lr_step_epochs,
-                             checkpoint_every=config.checkpoint_every,
-                             image_lr_scale=config.image_lr_scale, num_workers=config.num_workers,
-                             frozen_model_steps=config.ltd_decoder_warmup)
+    settings = TrainSettings.from_config(config)
     saved_state = state_path(out)
     state = latest_train_state(saved_state) if action == "resume" else None
     done_steps = state["step"] if state is not None else 0

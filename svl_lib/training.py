@@ -11,41 +11,28 @@ batches and the same initialisation.
 """
 from __future__ import annotations
 
-import contextlib
-import math
-import random
 from collections.abc import Callable
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from .data.loading import CaptionDataset, TokenizingCollate
+from .devices import autocast, tune_cudnn
 from .distributed import rank_and_world, shard
 from .gradients import clip_gradients, clip_groups
 from .models.base import ContrastiveModel
 from .objectives import Objective
 from .progress import show_progress
+from .schedules import lr_multiplier
 from .train_state import latest_train_state, restore_rng, save_train_state
 
-
-def seed_everything(seed: int) -> None:
-    """Seed python, numpy and torch (model init, dropout)."""
-    random.seed(seed)
-    np.random.seed(seed)
-    torch.manual_seed(seed)
-
-
-def pick_device(device: str = "auto") -> torch.device:
-    """``"auto"`` -> CUDA when available, else CPU."""
-    if device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    return torch.device(device)
+if TYPE_CHECKING:
+    from .config import ExperimentConfig
 
 
 @dataclass
@@ -68,46 +55,18 @@ class TrainSettings:
     # fixed model); the model's schedule starts after them
     frozen_model_steps: int = 0
 
+    @classmethod
+    def from_config(cls, config: "ExperimentConfig") -> "TrainSettings":
+        """The settings of a run's config (its optimisation fields)."""
+        return cls(epochs=config.epochs, batch_size=config.batch_size, lr=config.lr,
+                   weight_decay=config.weight_decay, grad_clip=config.grad_clip,
+                   warmup_steps=config.warmup_steps, seed=config.seed, schedule=config.lr_schedule,
+                   step_epochs=config.lr_step_epochs, checkpoint_every=config.checkpoint_every,
+                   image_lr_scale=config.image_lr_scale, num_workers=config.num_workers,
+                   grad_clip_mode=config.grad_clip_mode, frozen_model_steps=config.ltd_decoder_warmup)
+
 
 GPU_LOG_EVERY = 50  # the default of ``log_every`` on a GPU
-
-
-def tune_cudnn(device: torch.device) -> None:
-    """On a GPU let cuDNN time its convolution algorithms and keep the fastest
-    (``cudnn.benchmark``), unless deterministic algorithms were asked for
-    (``torch.use_deterministic_algorithms``): autotuning can pick different algorithms per run."""
-    if device.type == "cuda" and not torch.are_deterministic_algorithms_enabled():
-        torch.backends.cudnn.benchmark = True
-
-
-def warmup_cosine(step: int, warmup: int, total: int) -> float:
-    """LR multiplier: ``(step+1)/warmup`` during warm-up, then cosine from 1 to 0."""
-    if step < warmup:
-        return (step + 1) / warmup
-    progress = (step - warmup) / max(1, total - warmup)
-    return 0.5 * (1.0 + math.cos(math.pi * min(1.0, progress)))
-
-
-def step_decay(step: int, steps_per_epoch: int, step_epochs: int) -> float:
-    """LR multiplier of the VSE++ schedule: ``0.1 ** (epoch // step_epochs)``."""
-    return 0.1 ** ((step // steps_per_epoch) // step_epochs)
-
-
-def schedule_of(settings: TrainSettings, steps_per_epoch: int, total: int,
-                frozen: bool) -> Callable[[int], float]:
-    """The LR multiplier per step of one parameter group: ``settings.schedule`` over the ``total``
-    steps; for a model group (``frozen``) 0 during the first ``frozen_model_steps`` steps, then the
-    schedule over the steps left, as if training began there."""
-    delay = settings.frozen_model_steps if frozen else 0
-    if settings.schedule == "step":
-        base = partial(step_decay, steps_per_epoch=steps_per_epoch, step_epochs=settings.step_epochs)
-    else:
-        base = partial(warmup_cosine, warmup=settings.warmup_steps, total=total - delay)
-    return base if delay == 0 else partial(_after, base=base, delay=delay)
-
-
-def _after(step: int, base: Callable[[int], float], delay: int) -> float:
-    return 0.0 if step < delay else base(step - delay)
 
 
 def epoch_batches(n_items: int, batch_size: int, generator: torch.Generator) -> list[list[int]]:
@@ -139,13 +98,6 @@ class EpochBatches:
 
     def __len__(self) -> int:
         return len(self.batches)
-
-
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on a GPU, nothing on a CPU."""
-    if device.type == "cuda":
-        return torch.autocast("cuda", dtype=torch.bfloat16)
-    return contextlib.nullcontext()
 
 
 def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSettings,
@@ -194,8 +146,9 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
     optimizer = torch.optim.AdamW(groups, lr=settings.lr, weight_decay=settings.weight_decay)
     logged_group = next((g for g in optimizer.param_groups if g.get("name") == "image"),
                         optimizer.param_groups[0])
-    scheduler = torch.optim.lr_scheduler.LambdaLR(
-        optimizer, [schedule_of(settings, steps_per_epoch, total, frozen=not g.get("objective")) for g in groups])
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, [
+        lr_multiplier(settings.schedule, total, settings.warmup_steps, steps_per_epoch, settings.step_epochs,
+                      delay=0 if g.get("objective") else settings.frozen_model_steps) for g in groups])
     step = 0
     state = latest_train_state(state_path) if state_path is not None else None
     if state is not None:

@@ -22,7 +22,8 @@ from svl_lib.models.base import ContrastiveModel
 from svl_lib.models.toy import ToyCLIP, ToyTextEncoder
 from svl_lib.models.vocab import Vocabulary
 from svl_lib.objectives import LTDObjective, reconstruction_on_split
-from svl_lib.training import TrainSettings, seed_everything, train
+from svl_lib.devices import seed_everything
+from svl_lib.training import TrainSettings, train
 from svl_lib.outputs import ModelOutput
 from tiny import tiny_config
 

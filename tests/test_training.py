@@ -12,7 +12,8 @@ from svl_lib.models import build_model
 from svl_lib.config import ExperimentConfig
 from svl_lib.models.base import MAX_LOGIT_SCALE
 from svl_lib.train_state import load_train_state, restore_rng, save_train_state
-from svl_lib.training import TrainSettings, train, warmup_cosine
+from svl_lib.schedules import warmup_cosine
+from svl_lib.training import TrainSettings, train
 
 CONFIG = ExperimentConfig(n_train=40, n_val=4, n_test=8, embed_dim=16)
 

@@ -13,7 +13,8 @@ from svl_lib.distributed import launched, rank_and_world, setup
 from svl_lib.experiment import build_data
 from svl_lib.models import build_model
 from svl_lib.objectives import build_objective
-from svl_lib.training import TrainSettings, seed_everything, train
+from svl_lib.devices import seed_everything
+from svl_lib.training import TrainSettings, train
 
 root, batch_size, out = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
 if launched():

@@ -47,7 +47,8 @@ def triplet(root: str, out: Path) -> None:
     from svl_lib.experiment import build_data
     from svl_lib.models import build_model
     from svl_lib.objectives import build_objective
-    from svl_lib.training import TrainSettings, seed_everything, train
+    from svl_lib.devices import seed_everything
+    from svl_lib.training import TrainSettings, train
 
     setup(cpu=True)
     rank, world = rank_and_world()
