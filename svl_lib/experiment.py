@@ -41,31 +41,30 @@ from .training import TrainSettings, train
 @dataclass
 class RunData:
     """The data side of a run, built before anything trains: the training and evaluation
-    splits, the glyph banks (training and evaluation glyphs, disjoint) and every injector."""
+    splits, the glyph banks (training and evaluation glyphs, disjoint) and every injector of the
+    run's plan (:meth:`ExperimentConfig.injector_plan`), each built once."""
 
     train: Corpus
     eval: Corpus
     banks: tuple[GlyphBank, GlyphBank]
     train_injector: ShortcutInjector | None
     eval_injector: ShortcutInjector
+    probe_injector: ShortcutInjector | None  # the evaluation shortcut on the train split
 
 
 def build_data(config: ExperimentConfig) -> RunData:
-    """Load the splits and build every injector the run will use (a spec that cannot serve a
-    split raises ``ValueError`` here, before training)."""
-    train_split, eval_split = load_split(config, "train"), load_split(config, config.eval_split)
+    """Load the splits and build every injector of the run's plan (a spec that cannot serve a
+    split raises ``ValueError`` here, before training): the training one with the training
+    glyphs, the evaluation one on the evaluation split with the evaluation glyphs, the probes' on
+    the train split with the training glyphs."""
+    splits = {"train": load_split(config, "train"), config.eval_split: load_split(config, config.eval_split)}
     banks = (load_glyph_bank(config.glyph_bank, part="train"),
              load_glyph_bank(config.glyph_bank, part="eval"))
-    train_injector = None
-    if config.shortcut_mode != "none":
-        train_injector = ShortcutInjector(config.train_spec(), train_split.n_images, banks[0],
-                                          config.seed, split="train")
-    eval_injector = ShortcutInjector(config.eval_spec(), eval_split.n_images, banks[1], config.seed,
-                                     evaluation=True, split=config.eval_split)
-    if config.probes:  # the probes' injector over the train split
-        ShortcutInjector(config.eval_spec(), train_split.n_images, banks[0], config.seed,
-                         evaluation=True, split="train")
-    return RunData(train_split, eval_split, banks, train_injector, eval_injector)
+    injectors = {purpose: ShortcutInjector(spec, splits[split].n_images, banks[split != "train"],
+                                           config.seed, evaluation=purpose != "training", split=split)
+                 for spec, split, purpose in config.injector_plan()}
+    return RunData(splits["train"], splits[config.eval_split], banks, injectors.get("training"),
+                   injectors["evaluation"], injectors.get("probe"))
 
 
 def for_processes(model: ContrastiveModel, config: ExperimentConfig) -> ContrastiveModel:
@@ -210,8 +209,8 @@ def evaluate_run(model: ContrastiveModel, config: ExperimentConfig, data: RunDat
         metrics["eval_5fold_protocol"] = (f"5 folds of {data.eval.n_images // 5:,} "
                                           f"{config.eval_split} images, averaged")
     if config.probes and data.train.labels:
-        metrics["probes"] = probe_model(model, data.train, data.eval, config.eval_spec(),
-                                        data.banks, config.seed, eval_split=config.eval_split)
+        metrics["probes"] = probe_model(model, data.train, data.eval,
+                                        (data.probe_injector, data.eval_injector), config.seed)
     return metrics
 
 

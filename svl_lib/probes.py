@@ -42,10 +42,9 @@ from threadpoolctl import threadpool_limits
 from .data.corpus import Corpus
 from .data.loading import eval_captions, eval_images
 from .data.toy import SPECIFIC
-from .digits import GlyphBank
 from .evaluation import encode_images, encode_texts
 from .models.base import ContrastiveModel
-from .shortcuts import ShortcutInjector, ShortcutSpec
+from .shortcuts import ShortcutInjector
 
 MODALITIES = ("image", "caption", "caption_naming")
 
@@ -117,23 +116,25 @@ def _probe_all_modalities(target: str, kind: str, labels: tuple[np.ndarray, np.n
     return rows
 
 
-def probe_model(model: ContrastiveModel, train: Corpus, test: Corpus, shortcut: ShortcutSpec,
-                banks: tuple[GlyphBank, GlyphBank], seed: int = 0, max_train: int = 1000,
-                eval_split: str = "test") -> list[dict]:
+def probe_model(model: ContrastiveModel, train: Corpus, test: Corpus,
+                injectors: tuple[ShortcutInjector, ShortcutInjector], seed: int = 0,
+                max_train: int = 1000) -> list[dict]:
     """Every probe of a model: one record per (modality, target).
 
-    ``shortcut`` is the evaluation shortcut (e.g. ``ExperimentConfig.eval_spec()``), rendered by
-    evaluation injectors over each split with ``seed``: the train split with ``banks[0]`` (the
-    training glyphs), the ``eval_split`` with ``banks[1]`` (the evaluation glyphs), each split
-    with its own rendering stream, so no probe test image shares a digit tile with a probe
-    training image. Records:
+    ``injectors``: the evaluation injectors of the train and test splits (the run's plan,
+    :meth:`~svl_lib.config.ExperimentConfig.injector_plan`: the train split's with the training
+    glyphs, the test split's with the evaluation glyphs, each split with its own rendering stream,
+    so no probe test image shares a digit tile with a probe training image); their numbers are the
+    digit probes' labels. ``seed`` seeds the probes. Records:
     ``{"modality", "target", "kind" ("attribute" | "shortcut"), "accuracy", "majority",
     "n_train", "n_test"}`` (JSON-ready).
     """
     if not train.labels:
         raise ValueError(f"{train!r} has no attribute labels: probes need the toy world")
-    if shortcut.mode == "none":
-        raise ValueError("probe_model needs a shortcut mode ('unique' or 'bits') for the digit probes")
+    if any(not inj.evaluation or inj.spec.mode == "none" for inj in injectors):
+        raise ValueError("probe_model needs evaluation injectors with a shortcut ('unique' or 'bits') "
+                         "for the digit probes")
+    shortcut = injectors[0].spec
     model.eval()
     clean = (_features(model, train, None), _features(model, test, None))
     rows = []
@@ -141,8 +142,6 @@ def probe_model(model: ContrastiveModel, train: Corpus, test: Corpus, shortcut: 
         naming = SPECIFIC.index(attr) if attr in SPECIFIC else None
         labels = (np.asarray(train.labels[attr]), np.asarray(test.labels[attr]))
         rows += _probe_all_modalities(attr, "attribute", labels, clean, naming, max_train, seed)
-    injectors = [ShortcutInjector(shortcut, c.n_images, bank, seed, evaluation=True, split=split)
-                 for c, bank, split in zip((train, test), banks, ("train", eval_split))]
     marked = tuple(_features(model, c, inj) for c, inj in zip((train, test), injectors))
     digits = [digit_labels([inj.number(i) for i in range(c.n_images)], shortcut.n_digits)
               for c, inj in zip((train, test), injectors)]

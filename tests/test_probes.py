@@ -8,6 +8,7 @@ from svl_lib.experiment import run_or_load
 from svl_lib.models.toy import ToyCLIP
 from svl_lib.models.vocab import Vocabulary
 from svl_lib.probes import MODALITIES, digit_labels, linear_probe, probe_model
+from svl_lib.shortcuts import ShortcutInjector
 
 
 def test_separable_attribute_is_read_perfectly() -> None:
@@ -50,8 +51,10 @@ def test_probe_model_covers_every_attribute_digit_and_modality() -> None:
     train, test = world.split("train"), world.split("test")
     model = ToyCLIP(Vocabulary.build(c for caps in train.captions for c in caps), 32, 32)
     spec = ExperimentConfig(shortcut_mode="unique", n_train=80, n_digits=3).eval_spec()
-    rows = probe_model(model, train, test, spec,
-                       (load_glyph_bank("sklearn"), load_glyph_bank("sklearn", part="eval")), seed=0)
+    injectors = tuple(ShortcutInjector(spec, c.n_images, load_glyph_bank("sklearn", part=part), 0,
+                                       evaluation=True, split=split)
+                      for c, part, split in ((train, "train", "train"), (test, "eval", "test")))
+    rows = probe_model(model, train, test, injectors, seed=0)
     targets = list(ATTRIBUTES) + ["digit_0", "digit_1", "digit_2"]
     assert [(r["modality"], r["target"]) for r in rows] == [(m, t) for t in targets for m in MODALITIES]
     by = {(r["modality"], r["target"]): r for r in rows}
@@ -62,6 +65,9 @@ def test_probe_model_covers_every_attribute_digit_and_modality() -> None:
     # the train numbers are 0..79: digit_0 is always 0, a constant label
     assert by["image", "digit_0"]["majority"] == 1.0
     assert by["image", "digit_2"]["kind"] == "shortcut" and by["image", "size"]["kind"] == "attribute"
+    training = ShortcutInjector(spec, train.n_images, load_glyph_bank("sklearn"), 0)  # not an evaluation one
+    with pytest.raises(ValueError, match="evaluation injectors"):
+        probe_model(model, train, test, (training, injectors[1]))
 
 
 @pytest.mark.slow
