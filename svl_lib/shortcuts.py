@@ -33,10 +33,10 @@ from dataclasses import dataclass
 import numpy as np
 from PIL import Image
 
+from svl_lib.data.corpus import SPLITS
 from svl_lib.digits import GlyphBank
 
 MODES = ("none", "unique", "bits")
-SPLITS = ("train", "val", "test")
 _SPLIT_TAGS = {"train": 0, "val": 1, "test": 2}  # the split's element in evaluation glyph keys
 _MAX_BITS = 62  # numbers are drawn as int64
 _DIGITS = frozenset("0123456789")  # the caption's digit tokens

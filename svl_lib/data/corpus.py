@@ -20,6 +20,9 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 
+SPLITS = ("train", "val", "test")  # the splits every dataset of the course has
+
+
 @dataclass
 class Corpus:
     """One split of an image-caption dataset.

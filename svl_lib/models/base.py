@@ -36,6 +36,7 @@ from ..data.loading import PrepareFn, TensorFn, to_tensor
 from ..outputs import ModelOutput
 
 MAX_LOGIT_SCALE = 100.0
+TINY = "tiny"  # the arch of the tiny CLIP and VSE++ that CPU tests build
 
 Tokenizer = Callable[[list[str]], Any]  # captions -> text input on the CPU
 

@@ -37,13 +37,12 @@ from torchvision import transforms
 
 from ..paths import hub_online
 from ..shortcuts import split_digits
-from .base import ContrastiveModel, Tokenizer
+from .base import TINY, ContrastiveModel, Tokenizer
 
 if TYPE_CHECKING:
     from ..config import ExperimentConfig
     from ..data.corpus import Corpus
 
-TINY = "tiny"
 TINY_WIDTH = 64
 DEFAULT_ARCH = "RN50"
 

@@ -25,7 +25,8 @@ from torch import nn
 from torchvision import models, transforms
 
 from ..data.loading import PrepareFn, RandomTransform
-from .base import ContrastiveModel, Tokenizer
+from .base import TINY, ContrastiveModel, Tokenizer
+from .imagenet import IMAGENET_MEAN, IMAGENET_STD
 from .toy import ToyTextEncoder, ids_to_device
 from .vocab import Vocabulary
 
@@ -33,11 +34,9 @@ if TYPE_CHECKING:
     from ..config import ExperimentConfig
     from ..data.corpus import Corpus
 
-TINY = "tiny"
 DEFAULT_ARCH = "resnet152"
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")
 MIN_WORD_COUNT = 4
-IMAGENET_MEAN, IMAGENET_STD = (0.485, 0.456, 0.406), (0.229, 0.224, 0.225)
 
 
 def _tiny_trunk() -> nn.Module:
