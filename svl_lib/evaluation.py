@@ -83,19 +83,19 @@ def encode_conditions(model: ContrastiveModel, corpus: Corpus, injector: Shortcu
         if on_caption not in features.texts:
             captions, owners = eval_captions(corpus, injector if on_caption else None)
             features.texts[on_caption] = encode_texts(model, captions)
-            features.owners = torch.tensor(owners)
+            features.text_to_image = torch.tensor(owners)
     return features
 
 
 @dataclass
 class Features:
     """Encoded split: image features per "image has the shortcut", caption features per "caption
-    has it", and the image of each caption."""
+    has it", and the image of each caption (``text_to_image``, as :func:`retrieval_metrics` names it)."""
 
     conditions: list[str]
     images: dict[bool, torch.Tensor] = field(default_factory=dict)
     texts: dict[bool, torch.Tensor] = field(default_factory=dict)
-    owners: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.long))
+    text_to_image: torch.Tensor = field(default_factory=lambda: torch.empty(0, dtype=torch.long))
 
     def score(self, folds: int = 1) -> dict[str, dict[str, float]]:
         """Retrieval metrics per condition, over the whole split (``folds=1``) or averaged over
@@ -110,9 +110,9 @@ class Features:
             on_image, on_caption = CONDITIONS[name]
             per_fold = []
             for lo, hi in zip(bounds[:-1], bounds[1:]):
-                keep = (self.owners >= lo) & (self.owners < hi)
-                per_fold.append(retrieval_metrics(self.images[on_image][lo:hi],
-                                                  self.texts[on_caption][keep], self.owners[keep] - lo))
+                keep = (self.text_to_image >= lo) & (self.text_to_image < hi)
+                per_fold.append(retrieval_metrics(self.images[on_image][lo:hi], self.texts[on_caption][keep],
+                                                  self.text_to_image[keep] - lo))
             result[name] = per_fold[0] if folds == 1 else {
                 k: sum(m[k] for m in per_fold) / folds for k in per_fold[0]}
         return result

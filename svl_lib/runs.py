@@ -25,8 +25,9 @@ out as one zip (:mod:`svl_lib.handout`).
 from __future__ import annotations
 
 import json
+import typing
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Literal, TextIO
 
 import torch
 
@@ -37,7 +38,10 @@ SCHEMA = 2
 CONFIG, HISTORY, STATE, MODEL = "config.json", "history.jsonl", "train_state.pt", "model.pt"
 VALIDATION, BEST, METRICS = "validation.jsonl", "model_best.pt", "metrics.json"
 RUN_FILES = (CONFIG, HISTORY, STATE, "train_state.prev.pt", MODEL, VALIDATION, BEST, METRICS)
-STATUSES = ("missing", "finished", "unfinished", "foreign")
+RunStatus = Literal["missing", "finished", "unfinished", "foreign"]
+RunAction = Literal["train", "retrain", "resume", "load", "evaluate"]  # what plan_run_folder decides
+STATUSES: tuple[RunStatus, ...] = typing.get_args(RunStatus)
+WRITES_CONFIG: tuple[RunAction, ...] = ("train", "retrain", "resume")  # the actions that (re)start training
 
 
 def keyed_folder(root: Path | str, name: str, config: ExperimentConfig) -> Path:
@@ -76,7 +80,7 @@ def read_metrics(run_dir: Path | str) -> dict[str, Any]:
     return metrics
 
 
-def run_status(run_dir: Path | str) -> str:
+def run_status(run_dir: Path | str) -> RunStatus:
     """One of :data:`STATUSES` (see the module docstring)."""
     out = Path(run_dir)
     if not out.is_dir() or not any(out.iterdir()):
@@ -159,7 +163,7 @@ def remove_run_files(run_dir: Path) -> list[str]:
 
 
 def plan_run_folder(run_dir: Path | str, config: ExperimentConfig, overwrite: bool = False,
-                    resume: bool = False) -> str:
+                    resume: bool = False) -> RunAction:
     """What to do with ``run_dir`` for ``config``, touching nothing: ``"train"`` (an empty or
     missing folder), ``"retrain"`` (``overwrite``: replace the run's files), ``"resume"`` (an
     unfinished run of the same identity), ``"load"`` (a finished one with the same evaluation
@@ -197,13 +201,13 @@ def plan_run_folder(run_dir: Path | str, config: ExperimentConfig, overwrite: bo
     return "load" if same_eval else "evaluate"
 
 
-def start_run_folder(run_dir: Path | str, config: ExperimentConfig, action: str) -> None:
+def start_run_folder(run_dir: Path | str, config: ExperimentConfig, action: RunAction) -> None:
     """Carry out the writing part of :func:`plan_run_folder`'s ``action``: remove the run's own
     files for ``"retrain"``, and write ``config.json`` before training or resuming."""
     out = Path(run_dir)
     if action == "retrain":
         remove_run_files(out)
-    if action in ("train", "retrain", "resume"):
+    if action in WRITES_CONFIG:
         out.mkdir(parents=True, exist_ok=True)
         write_config(out, config)
 
