@@ -29,7 +29,8 @@ from .losses import LOSSES, REDUCTIONS
 from .gradients import GRAD_CLIP_MODES
 from .ltd import LTD_SIDES, TARGET_CAPTIONS
 from .models import MODELS
-from .models.toy import TEXT_POOLINGS, check_toy_config
+from .models.gru import TEXT_POOLINGS
+from .models.toy import check_toy_config
 from .shortcuts import MODES, ShortcutSpec
 
 LR_SCHEDULES = ("cosine", "step")

@@ -19,7 +19,8 @@ from svl_lib.losses import InfoNCE
 from svl_lib.ltd import TargetCache, TargetDecoder, reconstruction_loss
 from svl_lib.models import build_model
 from svl_lib.models.base import ContrastiveModel
-from svl_lib.models.toy import ToyCLIP, ToyTextEncoder
+from svl_lib.models.gru import GRUTextEncoder
+from svl_lib.models.toy import ToyCLIP
 from svl_lib.models.vocab import Vocabulary
 from svl_lib.objectives import LTDObjective, reconstruction_on_split
 from svl_lib.devices import seed_everything
@@ -215,8 +216,8 @@ def test_image_side_ltd_decodes_the_image_embedding_towards_its_caption_target()
 
 def test_mean_pooling_ignores_padding_and_differs_from_the_last_state() -> None:
     torch.manual_seed(0)
-    mean = ToyTextEncoder(20, 8, word_dim=4, hidden=6, pooling="mean")
-    last = ToyTextEncoder(20, 8, word_dim=4, hidden=6, pooling="last")
+    mean = GRUTextEncoder(20, 8, word_dim=4, hidden=6, pooling="mean")
+    last = GRUTextEncoder(20, 8, word_dim=4, hidden=6, pooling="last")
     last.load_state_dict(mean.state_dict())
     caption = torch.tensor([3, 7, 5, 9])
     alone = mean(caption[None], torch.tensor([4]))

@@ -1,4 +1,5 @@
-"""Toy encoders for CPU training at 28-32 px: a small CNN and a GRU over a word vocabulary.
+"""The toy model for CPU training at 28-32 px: a small CNN and a GRU over a word vocabulary
+(:mod:`.gru`).
 ``arch="efficientnet_lite0"`` swaps the CNN for an ImageNet-pretrained EfficientNet-Lite0
 (:mod:`.imagenet`), the course's VSE++ analogue, at 64 px."""
 from __future__ import annotations
@@ -7,10 +8,10 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
-from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from ..data.loading import ResizeTo, TensorFn, to_tensor
 from .base import ContrastiveModel, Tokenizer
+from .gru import TEXT_POOLINGS, GRUTextEncoder, ids_to_device
 from .imagenet import EFFICIENTNET_LITE0, N_STAGES, EfficientNetTower
 from .vocab import Vocabulary
 
@@ -47,57 +48,12 @@ class ToyImageEncoder(nn.Module):
         return self.head(self.features(x).flatten(1))
 
 
-TEXT_POOLINGS = ("last", "mean")
-
-
-class ToyTextEncoder(nn.Module):
-    """Word embedding -> 1-layer GRU -> pooling -> linear head (``head=False``: the pooled state
-    itself, of size ``embed_dim``, as VSE++ does). Pooling ``"last"``: the hidden state at the
-    last real token; ``"mean"``: the mean of the GRU outputs over each caption's real tokens
-    (padding never counts), so that the last words (where the shortcut digits are) weigh no more
-    than the others.
-
-    The GRU always runs in float32 with autocast off: CUDA autocast runs cuDNN RNNs in float16
-    whatever its dtype, and the training loop has no loss scaler.
-    """
-
-    def __init__(self, vocab_size: int, embed_dim: int = 128, word_dim: int = 64, hidden: int = 128,
-                 head: bool = True, pooling: str = "last"):
-        super().__init__()
-        if pooling not in TEXT_POOLINGS:
-            raise ValueError(f"pooling must be one of {TEXT_POOLINGS}, got {pooling!r}")
-        self.pooling = pooling
-        self.embed = nn.Embedding(vocab_size, word_dim, padding_idx=0)
-        self.gru = nn.GRU(word_dim, hidden if head else embed_dim, batch_first=True)
-        self.head = nn.Linear(hidden, embed_dim) if head else nn.Identity()
-
-    def forward(self, ids: torch.Tensor, lengths: torch.Tensor) -> torch.Tensor:
-        """``ids (B, L)`` (0 = padding), ``lengths (B,)`` on the CPU -> ``(B, embed_dim)``."""
-        lengths = lengths.cpu()
-        packed = pack_padded_sequence(self.embed(ids).float(), lengths, batch_first=True,
-                                      enforce_sorted=False)
-        with torch.autocast(ids.device.type, enabled=False):
-            out, h = self.gru(packed)
-        if self.pooling == "last":
-            return self.head(h[-1])
-        outputs, _ = pad_packed_sequence(out, batch_first=True)  # (B, max length, H), zero padded
-        return self.head(outputs.sum(1) / lengths.to(outputs.device, outputs.dtype).unsqueeze(1))
-
-
-def ids_to_device(text: tuple[torch.Tensor, torch.Tensor], device: torch.device,
-                  non_blocking: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(ids (B, L), lengths (B,))`` with the ids on ``device``; the lengths stay on the CPU,
-    where ``pack_padded_sequence`` reads them."""
-    ids, lengths = text
-    return ids.to(device, non_blocking=non_blocking), lengths
-
-
 TOY_ARCHS = ("", EFFICIENTNET_LITE0)  # "": the small CNN
 
 
 class ToyCLIP(ContrastiveModel):
     """CNN (or EfficientNet-Lite0) + GRU contrastive model over a :class:`Vocabulary` built from
-    the training captions; ``text_pooling`` is the GRU's pooling (:class:`ToyTextEncoder`)."""
+    the training captions; ``text_pooling`` is the GRU's pooling (:class:`GRUTextEncoder`)."""
 
     image_prefixes = ("image_encoder.",)
 
@@ -114,7 +70,7 @@ class ToyCLIP(ContrastiveModel):
         else:
             self.image_encoder = ToyImageEncoder(image_size, embed_dim)
             self.image_weights = "random init"
-        self.text_encoder = ToyTextEncoder(len(vocab), embed_dim, pooling=text_pooling)
+        self.text_encoder = GRUTextEncoder(len(vocab), embed_dim, pooling=text_pooling)
 
     def rebuild_info(self) -> dict[str, Any]:
         # the words after <pad> and <unk>, and what the image tower started from

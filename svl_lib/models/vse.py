@@ -27,7 +27,7 @@ from torchvision import models, transforms
 from ..data.loading import PrepareFn, RandomTransform
 from .base import TINY, ContrastiveModel, Tokenizer
 from .imagenet import IMAGENET_MEAN, IMAGENET_STD
-from .toy import ToyTextEncoder, ids_to_device
+from .gru import GRUTextEncoder, ids_to_device
 from .vocab import Vocabulary
 
 if TYPE_CHECKING:
@@ -94,7 +94,7 @@ class VSEPlusPlus(ContrastiveModel):
         nn.init.xavier_uniform_(self.projection.weight)
         nn.init.zeros_(self.projection.bias)
         word_dim = 32 if arch == TINY else 300
-        self.text_encoder = ToyTextEncoder(len(vocab), embed_dim, word_dim=word_dim, head=False)
+        self.text_encoder = GRUTextEncoder(len(vocab), embed_dim, word_dim=word_dim, head=False)
         nn.init.uniform_(self.text_encoder.embed.weight, -0.1, 0.1)
 
     def image_transform(self, train: bool = False) -> tuple[PrepareFn, transforms.Compose]:
