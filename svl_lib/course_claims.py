@@ -161,7 +161,7 @@ def course_verdicts(tables: dict[str, pd.DataFrame], bits: pd.DataFrame,
             select(memo, condition="shortcut", **big, **PLAIN), select(memo, condition="shortcut", **big, **LTD),
             select(memo, **big, shortcut_mode="none"), chance_big)
         paper, eta = trials["trial_paper_ltd"], 0.05
-        reached = paper[(paper["ltd_bound"] == eta) & (paper["ltd_rec_constraint"] <= eta)]
+        reached = within_bound(paper, eta)
         verdicts[f"5. LTD helps: from scratch, the paper's eta {eta} run to it (T2, 30 epochs)"] = rules.mitigation_helps(
             select(paper, **PLAIN), select(reached, **LTD), select(paper, condition="shortcut", **PLAIN),
             select(reached, condition="shortcut", **LTD), select(paper, shortcut_mode="none"),
@@ -222,6 +222,13 @@ def claims_table(verdicts: dict[str, Verdict]) -> pd.DataFrame:
 PLAIN = dict(shortcut_mode="unique", ltd="none", ifm_epsilon=0.0, shortcut_on_image=True,
              shortcut_on_caption=True)
 LTD = dict(PLAIN, ltd="constrained")
+
+
+def within_bound(table: pd.DataFrame, eta: float) -> pd.DataFrame:
+    """The rows of the constrained LTD runs at bound ``eta`` whose L_rec the constraint bounds
+    (training batches of the last epoch, captions as fed: ``ltd_rec_constraint``) is within it."""
+    return table[(table["ltd"] == "constrained") & (table["ltd_bound"] == eta)
+                 & (table["ltd_rec_constraint"] <= eta)]
 
 
 def select(table: pd.DataFrame, column: str = "rsum", condition: str = "clean", **fields) -> list[float]:

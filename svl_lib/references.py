@@ -11,12 +11,10 @@ from collections.abc import Mapping, Sequence
 import pandas as pd
 
 from .config import ExperimentConfig
-from .data import load_split
 from .data.loading import eval_captions
-from .digits import load_glyph_bank
 from .evaluation import chance_level
+from .experiment import build_data
 from .retrieval import ceiling_metrics
-from .shortcuts import ShortcutInjector
 
 ROWS = {"chance": "chance (random scores)", "ceiling": "ceiling (identical captions tie)"}
 
@@ -25,11 +23,9 @@ def reference_levels(config: ExperimentConfig) -> dict[str, float]:
     """``chance``, ``ceiling`` (clean captions) and ``ceiling with shortcut`` (the captions as the
     shortcut and caption-only conditions give them, :meth:`ExperimentConfig.eval_spec`) of the
     split ``config`` evaluates on."""
-    corpus = load_split(config, config.eval_split)
-    injector = ShortcutInjector(config.eval_spec(), corpus.n_images,
-                                load_glyph_bank(config.glyph_bank, part="eval"), config.seed,
-                                evaluation=True, split=config.eval_split)
-    texts, owners = eval_captions(corpus, injector)
+    data = build_data(config)  # the run's own evaluation split and injector
+    corpus = data.eval
+    texts, owners = eval_captions(corpus, data.eval_injector)
     with_shortcut: list[list[str]] = [[] for _ in range(corpus.n_images)]
     for text, owner in zip(texts, owners):
         with_shortcut[owner].append(text)

@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 
 from . import claims as rules
-from .course_claims import LTD, PLAIN, SETTINGS, grid_tables, mean_std, select
+from .course_claims import LTD, PLAIN, SETTINGS, grid_tables, mean_std, select, within_bound
 
 TRIALS = ("trial_clipping", "trial_paper_ltd", "trial_decoder_warmup", "trial_headroom", "trial_caption_side", "trial_image_side_ltd",
           "trial_caption_only", "trial_memorisation")
@@ -88,7 +88,7 @@ def _bound_counts(runs: pd.DataFrame, eta: float) -> tuple[pd.DataFrame, str]:
     that count and the stricter one on clean captions (``ltd_rec_train``)."""
     seeds = runs.drop_duplicates("seed")
     bounded, clean = (seeds[c].astype(float) for c in ("ltd_rec_constraint", "ltd_rec_train"))
-    reached = runs[runs["seed"].isin(seeds["seed"][bounded <= eta])]
+    reached = within_bound(runs, eta)
     return reached, (f"L_rec <= {eta}: {int((bounded <= eta).sum())} of {len(seeds)} runs in training "
                      f"(the constraint's own, {bounded.min():.4f} to {bounded.max():.4f}), "
                      f"{int((clean <= eta).sum())} of {len(seeds)} on clean captions "
