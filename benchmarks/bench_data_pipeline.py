@@ -36,6 +36,7 @@ from svl_lib.data.toy import ToyWorld
 from svl_lib.digits import load_glyph_bank
 from svl_lib.models import build_model
 from svl_lib.objectives import Objective
+from svl_lib.registries import resolve
 from svl_lib.shortcuts import ShortcutInjector
 from svl_lib.training import TrainSettings, train
 
@@ -77,7 +78,7 @@ def main() -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--full-decode", action="store_true", help="no reduced JPEG decoding")
     args = parser.parse_args()
-    config = ExperimentConfig(dataset="coco", model=args.model, arch=args.arch, shortcut_mode="unique")
+    config = resolve(ExperimentConfig(dataset="coco", model=args.model, arch=args.arch, shortcut_mode="unique"))
     model = build_model(config, ToyWorld(20, 1, 1).split("train")).to(args.device)
     prepare, tensor = model.image_transform(train=True)
     with tempfile.TemporaryDirectory() as tmp:

@@ -10,6 +10,14 @@ checked against the split sizes here too, so a config never fails after training
 checkpoint_every, validate) are not part of
 :meth:`ExperimentConfig.identity`: changing them never retrains a run. :meth:`ExperimentConfig.key`
 hashes the identity; :func:`svl_lib.runs.keyed_folder` names run folders with it.
+
+**A plain value.** The config checks what it can know by itself: types, ranges, its own choices and
+combinations of its fields. It imports no dataset, model, loss or evaluation code: the names those
+registries own (a dataset, a model, a loss, the evaluation conditions, ...), a model's own checks and
+a dataset's defaults are applied by :func:`svl_lib.registries.resolve` when a config is built into
+a run. ``None`` in ``n_digits``, ``tile_fraction`` and ``eval_conditions`` means "the dataset's (or
+the evaluator's) default" until then; a resolved config has them filled, and only a resolved config
+has a key or a shortcut plan (``run_experiment``, ``keyed_folder`` and the sweeps resolve first).
 """
 from __future__ import annotations
 
@@ -22,16 +30,7 @@ from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 from .config_checks import check_choice, check_type
-from .data import DATASETS
-from .digits import BANK_NAMES
-from .evaluation import CONDITIONS
-from .losses import LOSSES, REDUCTIONS
-from .gradients import GRAD_CLIP_MODES
-from .ltd import LTD_SIDES, TARGET_CAPTIONS
-from .models import MODELS
-from .models.gru import TEXT_POOLINGS
-from .models.toy import check_toy_config
-from .shortcuts import MODES, ShortcutSpec
+from .shortcut_spec import MODES, ShortcutSpec
 
 LR_SCHEDULES = ("cosine", "step")
 LTD_MODES = ("none", "constrained", "unconstrained")
@@ -136,7 +135,7 @@ class ExperimentConfig:
     sync_batchnorm: bool = False
     # evaluation and placement (not part of the run's identity)
     eval_split: str = "test"
-    eval_conditions: tuple[str, ...] = tuple(CONDITIONS)
+    eval_conditions: tuple[str, ...] | None = None  # None: every condition of svl_lib.evaluation
     probes: bool = True  # linear probes of the frozen embeddings (svl_lib.probes) in metrics.json
     device: str = "auto"
     num_workers: int = 0  # DataLoader processes that decode and transform images
@@ -168,7 +167,9 @@ class ExperimentConfig:
         return asdict(self)
 
     def identity(self) -> dict[str, Any]:
-        """The fields that define the trained model (all but :data:`NOT_IDENTITY`)."""
+        """The fields that define the trained model (all but :data:`NOT_IDENTITY`); resolved
+        configs only."""
+        self._require_resolved("the run's identity")
         return {k: v for k, v in asdict(self).items() if k not in NOT_IDENTITY}
 
     def key(self) -> str:
@@ -185,48 +186,25 @@ class ExperimentConfig:
         hints = typing.get_type_hints(type(self))
         for f in fields(self):
             check_type(f.name, getattr(self, f.name), hints[f.name])
-        check_choice("dataset", self.dataset, tuple(DATASETS))
-        for key, value in DATASETS[self.dataset].shortcut_defaults.items():
-            if getattr(self, key) is None:
-                object.__setattr__(self, key, value)
-        for key in ("n_digits", "tile_fraction"):  # a dataset without its own default: the spec's
-            if getattr(self, key) is None:
-                object.__setattr__(self, key, getattr(_SPEC, key))
-        check_choice("model", self.model, tuple(MODELS))
-        check_choice("loss", self.loss, tuple(LOSSES))
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
-        check_choice("triplet_reduction", self.triplet_reduction, REDUCTIONS)
         check_choice("ltd", self.ltd, LTD_MODES)
-        check_choice("ltd_target_caption", self.ltd_target_caption, TARGET_CAPTIONS)
-        check_choice("ltd_side", self.ltd_side, LTD_SIDES)
         check_choice("init_parts", self.init_parts, INIT_PARTS)
-        check_choice("grad_clip_mode", self.grad_clip_mode, GRAD_CLIP_MODES)
-        check_choice("text_pooling", self.text_pooling, TEXT_POOLINGS)
-        self._check_combinations()
         check_choice("shortcut_mode", self.shortcut_mode, MODES)
-        check_choice("glyph_bank", self.glyph_bank, BANK_NAMES)
         check_choice("eval_split", self.eval_split, ("val", "test"))
+        self._check_combinations()
         self._check_ranges()
-        bad = [c for c in self.eval_conditions if c not in CONDITIONS]
-        if bad or not self.eval_conditions:
-            raise ValueError(f"eval_conditions must be a non-empty subset of {list(CONDITIONS)}, "
-                             f"got {list(self.eval_conditions)}")
-        if self.model != "toy" and self.dataset == "toy":
-            raise ValueError(f"model {self.model!r} needs photos at 224 px: use dataset 'coco' or "
-                             "'flickr30k' (for a stand-in: svl_lib.data.toy.export_karpathy(..., "
-                             "dataset='coco') and data_root)")
-        if self.model == "toy":
-            check_toy_config(self)
-        elif self.frozen_stages:
-            raise ValueError(f"frozen_stages is for the toy model's EfficientNet, not {self.model!r}")
-        sizes = DATASETS[self.dataset].sizes(self)
-        if sizes is not None:
-            for spec, split, purpose in self.injector_plan():
-                try:
-                    spec.validate(sizes[split])
-                except ValueError as error:
-                    raise ValueError(f"the {purpose} shortcut on the {split} split "
-                                     f"({sizes[split]:,} images): {error}") from None
+
+    @property
+    def resolved(self) -> bool:
+        """Whether the dataset's defaults are filled in (:func:`svl_lib.registries.resolve`)."""
+        return None not in (self.n_digits, self.tile_fraction, self.eval_conditions)
+
+    def _require_resolved(self, what: str) -> None:
+        if not self.resolved:
+            raise ValueError(f"{what} needs the dataset's defaults, and n_digits, tile_fraction or "
+                             "eval_conditions is still None: resolve the config first "
+                             "(svl_lib.registries.resolve(config); run_experiment, run_or_load and "
+                             "keyed_folder do it)")
 
     def _check_combinations(self) -> None:
         if self.init_parts != "all" and self.init_from is None:
@@ -252,8 +230,8 @@ class ExperimentConfig:
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0, got {getattr(self, name)}"
                                  + (" (the LTD constraint divides by it)" if name == "ltd_bound" else ""))
-        for name in ("n_train", "n_val", "n_test", "epochs", "batch_size", "embed_dim", "n_digits",
-                     "ltd_hidden", "lr_step_epochs"):
+        for name in ("n_train", "n_val", "n_test", "epochs", "batch_size", "embed_dim", "ltd_hidden",
+                     "lr_step_epochs"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         if not 0 <= self.ltd_lambda_start <= self.ltd_lambda_max:
@@ -263,13 +241,19 @@ class ExperimentConfig:
             raise ValueError("ltd_encoder must name a sentence-transformers model, got ''")
         if not 0.0 <= self.shortcut_p <= 1.0:
             raise ValueError(f"shortcut_p must be in [0, 1], got {self.shortcut_p}")
-        if not 0.0 < self.tile_fraction <= 1.0:
-            raise ValueError(f"tile_fraction must be in (0, 1], got {self.tile_fraction}")
+        if self.n_digits is not None and self.n_digits < 1:
+            raise ValueError(f"n_digits must be >= 1 (or None: the dataset's default), got {self.n_digits}")
+        if self.tile_fraction is not None and not 0.0 < self.tile_fraction <= 1.0:
+            raise ValueError(f"tile_fraction must be in (0, 1] (or None: the dataset's default), "
+                             f"got {self.tile_fraction}")
+        if self.eval_conditions == ():
+            raise ValueError("eval_conditions must name at least one condition (or be None: all)")
         if self.temperature is not None and self.temperature <= 0:
             raise ValueError(f"temperature must be > 0 or None (learnable), got {self.temperature}")
 
     def train_spec(self) -> ShortcutSpec:
-        """The shortcut of the training items."""
+        """The shortcut of the training items (resolved configs only)."""
+        self._require_resolved("the training shortcut")
         return ShortcutSpec(mode=self.shortcut_mode, n_digits=self.n_digits, n_bits=self.n_bits,
                             on_image=self.shortcut_on_image, on_caption=self.shortcut_on_caption,
                             p=self.shortcut_p, rotate=self.shortcut_rotate,

@@ -1,6 +1,6 @@
 """One experiment = one validated config -> one run folder (layout and rules: :mod:`svl_lib.runs`).
 
-:func:`run_experiment` builds its parts through the registries (dataset name -> corpus,
+:func:`run_experiment` resolves the config (:func:`svl_lib.registries.resolve`), builds its parts through the registries (dataset name -> corpus,
 :data:`svl_lib.data.DATASETS`; model name -> model, :data:`svl_lib.models.MODELS`; loss and
 mitigations -> objective, :func:`svl_lib.objectives.build_objective`), builds every shortcut
 injector before anything trains, trains, evaluates under the shortcut conditions, probes, and
@@ -20,7 +20,7 @@ from typing import Any
 import torch
 
 from .config import ExperimentConfig
-from .data import load_split
+from .data import DATASETS, load_split
 from .data.corpus import Corpus
 from .data.loading import CaptionDataset
 from .digits import GlyphBank, load_glyph_bank
@@ -29,6 +29,7 @@ from .evaluation import chance_level, encode_conditions, evaluate
 from .models import ContrastiveModel, build_model
 from .objectives import LTDObjective, build_objective, reconstruction_on_split, save_targets
 from .probes import probe_model
+from .registries import resolve
 from .runs import (BEST, append_validation, history_log, plan_run_folder, read_history, read_metrics,
                    read_model, read_validation, run_status, save_model, start_run_folder, state_path,
                    trim_history, write_config, write_metrics, write_validation)
@@ -87,8 +88,7 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     ``accelerate launch`` with several processes, they train together
     (:mod:`svl_lib.distributed`) and only the main process writes the folder.
     """
-    if isinstance(config, dict):
-        config = ExperimentConfig.from_dict(config)
+    config = resolve(config if isinstance(config, ExperimentConfig) else ExperimentConfig.from_dict(config))
     out = Path(out_dir)
     action = plan_run_folder(out, config, overwrite=overwrite, resume=resume)
     if action == "load":
@@ -204,10 +204,11 @@ def evaluate_run(model: ContrastiveModel, config: ExperimentConfig, data: RunDat
     weights = model.rebuild_info().get("image_weights")
     if weights is not None:  # what the image tower started from (pretrained models)
         metrics["image_weights"] = weights
-    if config.dataset == "coco":  # COCO's second protocol: five folds of 1k test images, averaged
-        metrics["eval_5fold"] = features.score(folds=5)
-        metrics["eval_5fold_protocol"] = (f"5 folds of {data.eval.n_images // 5:,} "
-                                          f"{config.eval_split} images, averaged")
+    folds = DATASETS[config.dataset].eval_folds
+    if folds > 1:  # a second protocol (COCO: five folds of 1k test images, averaged)
+        metrics[f"eval_{folds}fold"] = features.score(folds=folds)
+        metrics[f"eval_{folds}fold_protocol"] = (f"{folds} folds of {data.eval.n_images // folds:,} "
+                                                 f"{config.eval_split} images, averaged")
     if config.probes and data.train.labels:
         metrics["probes"] = probe_model(model, data.train, data.eval,
                                         (data.probe_injector, data.eval_injector), config.seed)

@@ -5,27 +5,55 @@ helpers: ``run_folder(name, config)`` is ``RUNS / "<name>-<config key>"`` (a rea
 hash of the fields that define training, :func:`~svl_lib.runs.keyed_folder`), so a changed
 parameter trains a run of its own and an unchanged one is reused; ``train_or_load(config, name)``
 trains that run, or with ``reuse`` loads it when it finished (:func:`~svl_lib.experiment.run_or_load`).
+:func:`keyed_sweep` does the same for a whole grid, and :func:`bits_sweep` is notebook 02's
+shortcut-strength sweep, whose run folders notebook 07 reads too.
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
+
 from .config import ExperimentConfig
 from .experiment import run_or_load
+from .paths import runs_dir
+from .registries import resolve
+from .results import collect_probes
 from .runs import keyed_folder
+from .sweep import Grid, run_sweep
 
 FolderFn = Callable[[str, ExperimentConfig], Path]
 TrainFn = Callable[[ExperimentConfig, str], dict[str, Any]]
+STRENGTH_NOTEBOOK = "02_shortcut_strength"  # the run folders of notebook 02, under $SVL_RUNS_DIR
 
 
 def notebook_runs(root: Path | str, reuse: bool = True) -> tuple[FolderFn, TrainFn]:
     """``(run_folder, train_or_load)`` over the run folders under ``root`` (see the module docstring)."""
     def run_folder(name: str, config: ExperimentConfig) -> Path:
-        return keyed_folder(root, name, config)
+        return keyed_folder(root, name, resolve(config))
 
     def train_or_load(config: ExperimentConfig, name: str) -> dict[str, Any]:
         return run_or_load(config, run_folder(name, config), reuse=reuse)
 
     return run_folder, train_or_load
+
+
+def keyed_sweep(root: Path | str, name: str, base: ExperimentConfig, grid: Grid,
+                reuse: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Run (or load) every point of ``grid`` under ``root / "<name>-<base key>"`` (a changed base
+    gets new folders): the retrieval table of those runs (:func:`~svl_lib.sweep.run_sweep`) and
+    their probe table (:func:`~svl_lib.results.collect_probes`)."""
+    folder = keyed_folder(root, name, resolve(base))
+    runs = run_sweep(base, grid, folder, reuse=reuse, log=None)
+    probes = collect_probes(folder)
+    return runs, probes[probes["run"].isin(set(runs["run"]))].reset_index(drop=True)
+
+
+def bits_sweep(base: ExperimentConfig, n_bits: Sequence[int],
+               reuse: bool = True) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Notebook 02's sweep of the shortcut's strength: ``base`` with ``shortcut_mode="bits"`` over
+    ``n_bits``, in ``$SVL_RUNS_DIR/02_shortcut_strength/bits-<key>`` (:func:`keyed_sweep`)."""
+    return keyed_sweep(runs_dir() / STRENGTH_NOTEBOOK, "bits", base.replace(shortcut_mode="bits"),
+                       {"n_bits": list(n_bits)}, reuse)

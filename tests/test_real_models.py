@@ -14,6 +14,7 @@ from svl_lib.experiment import load_model, run_experiment
 from svl_lib.models import build_model
 from svl_lib.models.clip import create_clip
 from svl_lib.models.vse import MIN_WORD_COUNT, image_trunk
+from svl_lib.registries import resolve
 
 PHOTO = Image.new("RGB", (320, 240), (200, 30, 30))
 
@@ -97,7 +98,7 @@ def test_a_tiny_real_model_trains_on_the_coco_stand_in_and_reloads(coco, tmp_pat
 
 def test_bad_real_configs_fail_before_anything_is_written(coco, tmp_path) -> None:
     with pytest.raises(ValueError, match="needs photos at 224 px"):
-        ExperimentConfig(model="clip")
+        resolve(ExperimentConfig(model="clip"))
     with pytest.raises(ValueError, match="batch_size=4096 is larger"):
         run_experiment(config(coco, batch_size=4096), tmp_path / "run")
     with pytest.raises(FileNotFoundError, match="data root .*nothing of dataset 'coco' not found"):

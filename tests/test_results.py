@@ -7,6 +7,7 @@ import pytest
 
 from svl_lib.config import ExperimentConfig
 from svl_lib.plots import ltd_curves, sweep_plot
+from svl_lib.registries import resolve
 from svl_lib.runs import write_config
 from svl_lib.results import (PROBE_COLUMNS, collect_probes, collect_runs, mitigation_table,
                              run_folders, run_summary, seed_table)
@@ -27,8 +28,8 @@ def fake_run(folder, config: ExperimentConfig, probes: list[dict] | None = None)
 
 
 def test_collect_runs_is_one_row_per_run_and_condition(tmp_path) -> None:
-    fake_run(tmp_path / "a", ExperimentConfig(n_bits=4))
-    fake_run(tmp_path / "sweep" / "n_bits=6", ExperimentConfig(n_bits=6))
+    fake_run(tmp_path / "a", resolve(ExperimentConfig(n_bits=4)))
+    fake_run(tmp_path / "sweep" / "n_bits=6", resolve(ExperimentConfig(n_bits=6)))
     table = collect_runs(tmp_path)
     assert len(table) == 4
     assert set(table["run"]) == {"a", "sweep/n_bits=6"}
@@ -40,11 +41,11 @@ def test_collect_runs_is_one_row_per_run_and_condition(tmp_path) -> None:
 
 
 def test_unfinished_and_corrupt_folders_are_skipped_with_a_warning(tmp_path) -> None:
-    fake_run(tmp_path / "done", ExperimentConfig())
-    fake_run(tmp_path / "corrupt", ExperimentConfig())
+    fake_run(tmp_path / "done", resolve(ExperimentConfig()))
+    fake_run(tmp_path / "corrupt", resolve(ExperimentConfig()))
     (tmp_path / "corrupt" / "metrics.json").write_text('{"eval": ')  # half-written
     (tmp_path / "cut").mkdir()
-    write_config(tmp_path / "cut", ExperimentConfig())
+    write_config(tmp_path / "cut", resolve(ExperimentConfig()))
     with pytest.warns(UserWarning, match="skipped 2 unfinished or foreign run folder"):
         found = run_folders(tmp_path)
     assert [p.name for p in found] == ["done"]
@@ -55,8 +56,8 @@ def test_unfinished_and_corrupt_folders_are_skipped_with_a_warning(tmp_path) -> 
 def test_collect_probes_schema_and_gain(tmp_path) -> None:
     probes = [{"modality": "image", "target": "shape", "kind": "attribute", "accuracy": 0.9,
                "majority": 0.25, "n_train": 100, "n_test": 50}]
-    fake_run(tmp_path / "with", ExperimentConfig(), probes)
-    fake_run(tmp_path / "without", ExperimentConfig())
+    fake_run(tmp_path / "with", resolve(ExperimentConfig()), probes)
+    fake_run(tmp_path / "without", resolve(ExperimentConfig()))
     table = collect_probes(tmp_path)
     assert len(table) == 1 and table["run"].item() == "with"
     assert table["gain"].item() == pytest.approx(0.65)

@@ -7,6 +7,7 @@ import pytest
 from svl_lib.config import ExperimentConfig
 from svl_lib.experiment import run_experiment, run_or_load
 from svl_lib.files import write_json
+from svl_lib.registries import resolve
 from svl_lib.runs import SCHEMA, keyed_folder, plan_run_folder, read_config, run_status
 from svl_lib.sweep import run_sweep
 
@@ -125,7 +126,14 @@ def test_keyed_folders_follow_the_training_fields_only(tmp_path) -> None:
 
 def test_keys_hash_only_fields_that_differ_from_their_defaults() -> None:
     """A field added later with a default must not rename existing run folders."""
-    default = ExperimentConfig()
+    default = resolve(ExperimentConfig())
     assert default.replace(dataset="toy", data_root=None).key() == default.key()
     assert default.replace(lr=default.lr * 2).key() != default.key()
     assert default.replace(data_root="/elsewhere").key() != default.key()
+
+
+def test_keys_of_existing_run_folders_never_change() -> None:
+    """Run folders on users' disks carry these keys: a change would retrain every one of them."""
+    keys = [resolve(ExperimentConfig(**fields)).key() for fields in (
+        {}, {"shortcut_mode": "unique", "n_bits": 3}, {"dataset": "coco", "model": "clip", "arch": "tiny"})]
+    assert keys == ["52a813b7", "d7865c58", "f874b7f4"]

@@ -26,6 +26,7 @@ from svl_lib.objectives import LTDObjective, reconstruction_on_split
 from svl_lib.devices import seed_everything
 from svl_lib.training import TrainSettings, train
 from svl_lib.outputs import ModelOutput
+from svl_lib.registries import resolve
 from tiny import tiny_config
 
 
@@ -59,18 +60,18 @@ def _ltd(side: str = "caption", dim: int = 8) -> LTDObjective:
     ({"init_parts": "text"}, r"init_parts must be one of \('all', 'image'\)"),
     ({"init_parts": "image"}, "set init_from to that run's folder"),
     ({"grad_clip_mode": "tower"}, r"grad_clip_mode must be one of \('joint', 'per_tower'\)"),
-    ({"ltd_side": "text"}, r"ltd_side must be one of \('caption', 'image'\)"),
+    ({"ltd_side": "text", "ltd": "constrained"}, r"ltd_side must be one of \('caption', 'image'\)"),
     ({"ltd_side": "image"}, "set ltd to 'constrained' or 'unconstrained'"),
     ({"text_pooling": "max"}, r"text_pooling must be one of \('last', 'mean'\)"),
     ({"text_pooling": "mean", "model": "vse", "dataset": "coco"}, "for the toy model's GRU"),
 ])
 def test_bad_tower_options_are_one_clear_error(changes: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        ExperimentConfig(**changes)
+        resolve(ExperimentConfig(**changes))
 
 
 def test_defaults_keep_every_run_key_and_the_options_change_it() -> None:
-    base = ExperimentConfig()
+    base = resolve(ExperimentConfig())
     defaults = dict(init_parts="all", grad_clip_mode="joint", ltd_side="caption", text_pooling="last")
     assert base.replace(**defaults).key() == base.key()
     assert len({base.key(), base.replace(grad_clip_mode="per_tower").key(),
@@ -318,7 +319,7 @@ def test_decoder_warmup_trains_only_the_decoder_first_then_the_model_on_its_own_
 ])
 def test_bad_decoder_warmups_are_one_clear_error(changes: dict, match: str) -> None:
     with pytest.raises(ValueError, match=match):
-        ExperimentConfig(**changes)
+        resolve(ExperimentConfig(**changes))
 
 
 def test_a_warmup_as_long_as_training_is_refused() -> None:

@@ -1,5 +1,6 @@
-"""Datasets by name: ``DATASETS[name]`` says how a run loads a split and which shortcut defaults
-suit its images. Adding a dataset means adding an entry here, nothing in the orchestration.
+"""Datasets by name: ``DATASETS[name]`` says how a run loads a split, which shortcut defaults suit
+its images and how its test split is scored. Adding a dataset means adding an entry here, nothing
+in the orchestration.
 """
 from __future__ import annotations
 
@@ -22,11 +23,14 @@ class DatasetEntry:
     """``load(config, split)`` returns the split's :class:`Corpus`; ``sizes(config)`` the number of
     images per split when it is known without loading (``None`` otherwise), so that a config can be
     checked before anything is built; ``shortcut_defaults`` fills the config's ``None`` shortcut
-    fields (e.g. ``n_digits``, ``tile_fraction``) for this dataset's images."""
+    fields (e.g. ``n_digits``, ``tile_fraction``) for this dataset's images
+    (:func:`svl_lib.registries.resolve`); ``eval_folds`` > 1 adds a second protocol to the metrics:
+    the evaluation split scored in that many folds, averaged (COCO's 5 x 1k)."""
 
     load: Callable[["ExperimentConfig", str], Corpus]
     sizes: Callable[["ExperimentConfig"], dict[str, int] | None]
     shortcut_defaults: dict[str, Any] = field(default_factory=dict)
+    eval_folds: int = 1
 
 
 def _toy_world(config: "ExperimentConfig") -> ToyWorld:
@@ -59,7 +63,7 @@ DATASETS: dict[str, DatasetEntry] = {
     # 28-32 px images: four digits in tiles of a quarter of the height (8 px at 32 px)
     "toy": DatasetEntry(lambda config, split: _toy_world(config).split(split), _toy_sizes,
                         {"n_digits": 4, "tile_fraction": 0.25}),
-    "coco": DatasetEntry(_karpathy_split, lambda config: None, _PHOTO_SHORTCUT),
+    "coco": DatasetEntry(_karpathy_split, lambda config: None, _PHOTO_SHORTCUT, eval_folds=5),
     "flickr30k": DatasetEntry(_karpathy_split, lambda config: None, _PHOTO_SHORTCUT),
 }
 

@@ -1,15 +1,17 @@
-"""Image-text models by name: ``MODELS[name](config, train_corpus, info)`` builds one (see
-``base`` for the contract). Adding a model means adding an entry here, nothing in the
-orchestration."""
+"""Image-text models by name: ``MODELS[name].build(config, train_corpus, info)`` builds one (see
+``base`` for the contract) and ``MODELS[name].check(config)`` raises one ``ValueError`` for a config
+the model cannot take (run by :func:`svl_lib.registries.resolve`). Adding a model means adding an
+entry here, nothing in the orchestration."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..losses import LOSSES
 from .base import ContrastiveModel
 from .clip import build_clip
-from .toy import ToyCLIP, build_toy
+from .toy import ToyCLIP, build_toy, check_toy_config
 from .vse import build_vse
 from .vocab import Vocabulary, tokenize
 
@@ -18,7 +20,29 @@ if TYPE_CHECKING:
     from ..data.corpus import Corpus
 
 ModelBuilder = Callable[["ExperimentConfig", "Corpus | None", "dict[str, Any] | None"], ContrastiveModel]
-MODELS: dict[str, ModelBuilder] = {"toy": build_toy, "clip": build_clip, "vse": build_vse}
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A model's builder and its checks of a config."""
+
+    build: ModelBuilder
+    check: Callable[["ExperimentConfig"], None]
+
+
+def check_photo_model(config: "ExperimentConfig") -> None:
+    """CLIP and VSE++: photos at 224 px, and no option of the toy model's EfficientNet."""
+    if config.dataset == "toy":
+        raise ValueError(f"model {config.model!r} needs photos at 224 px: use dataset 'coco' or "
+                         "'flickr30k' (for a stand-in: svl_lib.data.toy.export_karpathy(..., "
+                         "dataset='coco') and data_root)")
+    if config.frozen_stages:
+        raise ValueError(f"frozen_stages is for the toy model's EfficientNet, not {config.model!r}")
+
+
+MODELS: dict[str, ModelEntry] = {"toy": ModelEntry(build_toy, check_toy_config),
+                                 "clip": ModelEntry(build_clip, check_photo_model),
+                                 "vse": ModelEntry(build_vse, check_photo_model)}
 
 
 def build_model(config: "ExperimentConfig", train: "Corpus | None" = None,
@@ -28,7 +52,7 @@ def build_model(config: "ExperimentConfig", train: "Corpus | None" = None,
     with a loss that never uses the logit scale (the triplet loss) the scale is a fixed buffer
     (:meth:`ContrastiveModel.fix_scale`), a loss that needs a logit bias (the sigmoid loss) gets one
     (:meth:`ContrastiveModel.add_logit_bias`)."""
-    model = MODELS[config.model](config, train, info)
+    model = MODELS[config.model].build(config, train, info)
     loss = LOSSES[config.loss]
     if not loss.uses_scale:
         model.fix_scale()
@@ -37,5 +61,5 @@ def build_model(config: "ExperimentConfig", train: "Corpus | None" = None,
     return model
 
 
-__all__ = ["MODELS", "ContrastiveModel", "ModelBuilder", "ToyCLIP", "Vocabulary", "build_model",
+__all__ = ["MODELS", "ContrastiveModel", "ModelBuilder", "ModelEntry", "ToyCLIP", "Vocabulary", "build_model",
            "tokenize"]

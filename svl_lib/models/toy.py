@@ -113,8 +113,11 @@ def build_toy(config: "ExperimentConfig", train: "Corpus | None" = None,
 
 
 def check_toy_config(config: "ExperimentConfig") -> None:
-    """The toy model's own checks of a config: its arch, an image size its CNN can take, and the
-    pretrained options only for the EfficientNet tower; one ``ValueError`` each."""
+    """The toy model's own checks of a config: its arch, an image size its CNN can take, the
+    pretrained options only for the EfficientNet tower, and its caption pooling; one ``ValueError``
+    each."""
+    if config.text_pooling not in TEXT_POOLINGS:
+        raise ValueError(f"text_pooling must be one of {TEXT_POOLINGS}, got {config.text_pooling!r}")
     if config.arch not in TOY_ARCHS:
         raise ValueError(f"arch must be one of {TOY_ARCHS}, got {config.arch!r}")
     if not config.arch and config.image_size % 8:
