@@ -1,10 +1,10 @@
 """One experiment = one validated config -> one run folder (layout and rules: :mod:`svl_lib.runs`).
 
-:func:`run_experiment` resolves the config (:func:`svl_lib.registries.resolve`), builds its parts through the registries (dataset name -> corpus,
-:data:`svl_lib.data.DATASETS`; model name -> model, :data:`svl_lib.models.MODELS`; loss and
-mitigations -> objective, :func:`svl_lib.objectives.build_objective`), builds every shortcut
-injector before anything trains, trains, evaluates under the shortcut conditions, probes, and
-writes the run folder. :func:`run_or_load` is the notebooks' train-or-load.
+:func:`run_experiment` resolves the config (:func:`svl_lib.registries.resolve`), plans the folder,
+builds the data (every shortcut injector, :func:`svl_lib.run_data.build_data`) and the model, its
+dataset and objective through the registries (:func:`build_training`), all before anything is
+written or trained; then trains (:func:`train_run`), evaluates under the shortcut conditions and
+probes (:func:`finish_run`). :func:`run_or_load` is the notebooks' train-or-load.
 """
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ import math
 import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,51 +20,21 @@ import torch
 
 from .config import ExperimentConfig
 from .data import DATASETS, load_split
-from .data.corpus import Corpus
 from .data.loading import CaptionDataset
-from .digits import GlyphBank, load_glyph_bank
 from .distributed import barrier, is_main, launched, setup
 from .evaluation import chance_level, encode_conditions, evaluate
 from .models import ContrastiveModel, build_model
-from .objectives import LTDObjective, build_objective, reconstruction_on_split, save_targets
+from .objectives import LTDObjective, Objective, build_objective, reconstruction_on_split, save_targets
 from .probes import probe_model
 from .registries import resolve
-from .runs import (BEST, append_validation, history_log, plan_run_folder, read_history, read_metrics,
-                   read_model, read_validation, run_status, save_model, start_run_folder, state_path,
-                   trim_history, write_config, write_metrics, write_validation)
-from .shortcuts import ShortcutInjector
+from .run_data import RunData, build_data
+from .runs import (BEST, RunAction, append_validation, history_log, plan_run_folder, read_history,
+                   read_metrics, read_model, read_validation, run_status, save_model,
+                   start_run_folder, state_path, trim_history, write_config, write_metrics,
+                   write_validation)
 from .train_state import latest_train_state, previous_state
 from .devices import pick_device, seed_everything
 from .training import TrainSettings, train
-
-
-@dataclass
-class RunData:
-    """The data side of a run, built before anything trains: the training and evaluation
-    splits, the glyph banks (training and evaluation glyphs, disjoint) and every injector of the
-    run's plan (:meth:`ExperimentConfig.injector_plan`), each built once."""
-
-    train: Corpus
-    eval: Corpus
-    banks: tuple[GlyphBank, GlyphBank]
-    train_injector: ShortcutInjector | None
-    eval_injector: ShortcutInjector
-    probe_injector: ShortcutInjector | None  # the evaluation shortcut on the train split
-
-
-def build_data(config: ExperimentConfig) -> RunData:
-    """Load the splits and build every injector of the run's plan (a spec that cannot serve a
-    split raises ``ValueError`` here, before training): the training one with the training
-    glyphs, the evaluation one on the evaluation split with the evaluation glyphs, the probes' on
-    the train split with the training glyphs."""
-    splits = {"train": load_split(config, "train"), config.eval_split: load_split(config, config.eval_split)}
-    banks = (load_glyph_bank(config.glyph_bank, part="train"),
-             load_glyph_bank(config.glyph_bank, part="eval"))
-    injectors = {purpose: ShortcutInjector(spec, splits[split].n_images, banks[split != "train"],
-                                           config.seed, evaluation=purpose != "training", split=split)
-                 for spec, split, purpose in config.injector_plan()}
-    return RunData(splits["train"], splits[config.eval_split], banks, injectors.get("training"),
-                   injectors["evaluation"], injectors.get("probe"))
 
 
 def for_processes(model: ContrastiveModel, config: ExperimentConfig) -> ContrastiveModel:
@@ -96,21 +65,39 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     data = build_data(config)  # every injector is built before the folder is written
     device = setup(cpu=config.device == "cpu") if launched() else pick_device(config.device)
     barrier()  # every process has planned before the main one writes
-    main = is_main()
     if action == "evaluate":
-        if not main:  # re-evaluating is the main process's job
-            barrier()
-            return read_metrics(out)
+        return reevaluate(out, config, data, device)
+    model, dataset, objective = build_training(config, data, out, device, progress)
+    if is_main():
         start_run_folder(out, config, action)
+    done_steps, train_seconds = train_run(out, config, model, dataset, objective, action, progress)
+    if not is_main():
+        barrier()  # the main process evaluates and writes the metrics
+        return read_metrics(out)
+    metrics = finish_run(out, config, model, objective, data, {
+        "train_seconds": round(train_seconds, 2), "resumed_from_step": done_steps}, device)
+    barrier()
+    return metrics
+
+
+def reevaluate(out: Path, config: ExperimentConfig, data: RunData, device: torch.device) -> dict[str, Any]:
+    """A finished run whose evaluation fields changed: its ``model.pt`` evaluated again (by the
+    main process), the new results over the old ones (probes replaced) and the new config."""
+    if is_main():
+        start_run_folder(out, config, "evaluate")
         metrics = {k: v for k, v in read_metrics(out).items() if k != "probes"}
         metrics.update(evaluate_run(load_model(out, device), config, data))
         write_metrics(out, metrics)
         write_config(out, config)
-        barrier()
-        return metrics
+    barrier()
+    return read_metrics(out)
 
-    # the model, its data and its objective are built before the folder is written, so that an
-    # unknown model, weights that cannot be had or a batch larger than the split fail first
+
+def build_training(config: ExperimentConfig, data: RunData, out: Path, device: torch.device,
+                   progress: bool | None) -> tuple[ContrastiveModel, CaptionDataset, Objective]:
+    """The model (fresh, seeded, or from ``init_from``), its training dataset and its objective,
+    built before the run folder is written, so that an unknown model, weights that cannot be had
+    or a batch larger than the split fail first."""
     seed_everything(config.seed)
     model = (build_model(config, data.train) if config.init_from is None
              else initial_model(config, out))
@@ -120,48 +107,50 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     if len(dataset) < config.batch_size:
         raise ValueError(f"batch_size={config.batch_size} is larger than the {len(dataset):,} "
                          f"training items of {config.dataset}: lower batch_size")
-    objective = build_objective(config, dataset, progress, embed_dim=model.embed_dim)
-    if main:
-        start_run_folder(out, config, action)
-    settings = TrainSettings.from_config(config)
+    return model, dataset, build_objective(config, dataset, progress, embed_dim=model.embed_dim)
+
+
+def train_run(out: Path, config: ExperimentConfig, model: ContrastiveModel, dataset: CaptionDataset,
+              objective: Objective, action: RunAction, progress: bool | None) -> tuple[int, float]:
+    """Train (from the saved state when ``action`` is ``"resume"``); the main process logs the
+    history and validates. Returns the step training started from and its seconds."""
     saved_state = state_path(out)
     state = latest_train_state(saved_state) if action == "resume" else None
     done_steps = state["step"] if state is not None else 0
+    settings = TrainSettings.from_config(config)
     started = time.perf_counter()
-    if main:
-        trim_history(out, done_steps)
-        validate = (validator(model, config, out, done_steps // (len(dataset) // config.batch_size))
-                    if config.validate else None)
-        with history_log(out) as log:
-            train(model, dataset, settings, objective=objective, progress=progress,
-                  on_step=lambda record: log.write(json.dumps(record) + "\n"), state_path=saved_state,
-                  on_epoch_end=validate)
-    else:
+    if not is_main():
         train(model, dataset, settings, objective=objective, progress=False, state_path=saved_state)
-        barrier()  # the main process evaluates and writes the metrics
-        return read_metrics(out)
-    train_seconds = time.perf_counter() - started
+        return done_steps, time.perf_counter() - started
+    trim_history(out, done_steps)
+    validate = (validator(model, config, out, done_steps // (len(dataset) // config.batch_size))
+                if config.validate else None)
+    with history_log(out) as log:
+        train(model, dataset, settings, objective=objective, progress=progress,
+              on_step=lambda record: log.write(json.dumps(record) + "\n"), state_path=saved_state,
+              on_epoch_end=validate)
+    return done_steps, time.perf_counter() - started
+
+
+def finish_run(out: Path, config: ExperimentConfig, model: ContrastiveModel, objective: Objective,
+               data: RunData, trained: dict[str, Any], device: torch.device) -> dict[str, Any]:
+    """After training (main process): ``model.pt`` saved; the metrics of the trained model
+    (evaluation, ``trained``'s facts, the history's last values, LTD's reconstruction, the best
+    validation epoch) written; then the training states removed."""
     save_model(out, model, config)
     history = read_history(out)
-    metrics = {
-        **evaluate_run(model, config, data),
-        "train_seconds": round(train_seconds, 2),
-        "resumed_from_step": done_steps,
-        "steps": len(history),
-        "final_loss": history[-1]["loss"],
-        "final_logit_scale": history[-1]["logit_scale"],
-        "device": str(device),
-    }
+    metrics = {**evaluate_run(model, config, data), **trained, "steps": len(history),
+               "final_loss": history[-1]["loss"], "final_logit_scale": history[-1]["logit_scale"],
+               "device": str(device)}
     if isinstance(objective, LTDObjective):
         metrics["ltd_rec"] = ltd_reconstruction(model, objective, config, data)
     if config.validate:
         best = max(read_validation(out), key=lambda r: r["clean_rsum"])
         metrics["best_on_validation"] = {"epoch": best["epoch"], "clean_rsum": best["clean_rsum"],
                                          "file": BEST}
-    write_metrics(out, metrics)
-    saved_state.unlink(missing_ok=True)
-    previous_state(saved_state).unlink(missing_ok=True)
-    barrier()
+    write_metrics(out, metrics)  # the run is finished: its states are no longer needed
+    state_path(out).unlink(missing_ok=True)
+    previous_state(state_path(out)).unlink(missing_ok=True)
     return metrics
 
 

@@ -13,7 +13,7 @@ import pandas as pd
 from .config import ExperimentConfig
 from .data.loading import eval_captions
 from .evaluation import chance_level
-from .experiment import build_data
+from .run_data import build_data
 from .registries import resolve
 from .retrieval import ceiling_metrics
 

@@ -21,7 +21,7 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
-from .data.loading import CaptionDataset, TokenizingCollate
+from .data.loading import CaptionDataset, EpochBatches, TokenizingCollate, epoch_batches
 from .devices import autocast, tune_cudnn
 from .distributed import rank_and_world, shard
 from .gradients import clip_gradients, clip_groups
@@ -69,35 +69,107 @@ class TrainSettings:
 GPU_LOG_EVERY = 50  # the default of ``log_every`` on a GPU
 
 
-def epoch_batches(n_items: int, batch_size: int, generator: torch.Generator) -> list[list[int]]:
-    """One epoch's batches of item indices: a permutation drawn from ``generator``, cut into
-    ``n_items // batch_size`` full batches. The generator advances exactly as under
-    ``DataLoader(shuffle=True, drop_last=True, generator=generator)`` (a base seed for workers, the
-    permutation, and the empty tail permutation its sampler draws), so runs keep the batches they
-    had with that loader."""
-    torch.empty((), dtype=torch.int64).random_(generator=generator)
-    order = torch.randperm(n_items, generator=generator)
-    torch.randperm(n_items, generator=generator)
-    n_batches = n_items // batch_size
-    return order[: n_batches * batch_size].view(n_batches, batch_size).tolist()
+@dataclass
+class Optimisation:
+    """What one run's parameters are trained with: the AdamW optimiser (the model's parameter
+    groups, the image group at ``lr x image_lr_scale``, then the objective's parameters), its
+    per-group schedule, every trained parameter in group order with its clipping groups
+    (:mod:`svl_lib.gradients`), and the group whose rate the history logs (the image tower's)."""
+
+    optimizer: torch.optim.AdamW
+    scheduler: torch.optim.lr_scheduler.LambdaLR
+    params: list[torch.nn.Parameter]
+    clipped: dict
+    logged_group: dict
+
+    def state_dicts(self) -> dict:
+        return {"optimizer": self.optimizer.state_dict(), "scheduler": self.scheduler.state_dict()}
 
 
-class EpochBatches:
-    """The DataLoader batch sampler of the loop: the batches set for the current epoch, each item
-    as ``(epoch, n)``, so that persistent workers (whose copy of the dataset keeps the epoch it
-    was made in) load each epoch's items."""
+def build_optimisation(model: ContrastiveModel, objective: Objective, settings: TrainSettings,
+                       steps_per_epoch: int) -> Optimisation:
+    """The optimiser and schedules of a run of ``settings.epochs x steps_per_epoch`` steps. With
+    ``frozen_model_steps``, the model's groups start their schedule that many steps late (rate 0
+    until then) while the objective's train from the start."""
+    total = settings.epochs * steps_per_epoch
+    groups = model.param_groups(settings.lr)
+    for group in groups:
+        if group.get("name") == "image":
+            group["lr"] *= settings.image_lr_scale
+    extra = [p for p in objective.parameters() if p.requires_grad]
+    if extra:
+        groups.append({"params": extra, "lr": settings.lr, "objective": True})
+    if not 0 <= settings.frozen_model_steps < total or (settings.frozen_model_steps and not extra):
+        raise ValueError(f"frozen_model_steps={settings.frozen_model_steps} must be below the {total} "
+                         "training steps, and needs an objective with parameters (LTD) to train meanwhile")
+    params = [p for group in groups for p in group["params"]]
+    clipped = clip_groups(model, extra, params)
+    optimizer = torch.optim.AdamW(groups, lr=settings.lr, weight_decay=settings.weight_decay)
+    logged_group = next((g for g in optimizer.param_groups if g.get("name") == "image"),
+                        optimizer.param_groups[0])
+    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, [
+        lr_multiplier(settings.schedule, total, settings.warmup_steps, steps_per_epoch, settings.step_epochs,
+                      delay=0 if g.get("objective") else settings.frozen_model_steps) for g in groups])
+    return Optimisation(optimizer, scheduler, params, clipped, logged_group)
 
-    def __init__(self) -> None:
-        self.batches: list[list[tuple[int, int]]] = []
 
-    def set(self, epoch: int, batches: list[list[int]]) -> None:
-        self.batches = [[(epoch, n) for n in batch] for batch in batches]
+def resume_training(state_path: Path | None, model: ContrastiveModel, objective: Objective,
+                    optimisation: Optimisation, generator: torch.Generator) -> int:
+    """Load the newest readable training state under ``state_path`` (model, objective, optimiser,
+    scheduler, the shuffle generator at the start of its epoch, the RNG states) into them; the
+    step it had reached, 0 when there is none."""
+    state = latest_train_state(state_path) if state_path is not None else None
+    if state is None:
+        return 0
+    model.load_state_dict(state["model"])
+    objective.load_state_dict(state["objective"])
+    optimisation.optimizer.load_state_dict(state["optimizer"])
+    optimisation.scheduler.load_state_dict(state["scheduler"])
+    generator.set_state(state["epoch_generator"])
+    restore_rng(state)
+    return state["step"]
 
-    def __iter__(self):
-        return iter(self.batches)
 
-    def __len__(self) -> int:
-        return len(self.batches)
+class StepRecords:
+    """The history of a training call. A step's logged values stay tensors until :meth:`flush`
+    reads all waiting records with one transfer (one GPU sync for many steps); each record then
+    goes to ``on_step`` and the progress bar shows the last loss."""
+
+    def __init__(self, on_step: Callable[[dict], None] | None, bar: tqdm) -> None:
+        self.history: list[dict] = []
+        self.on_step, self.bar = on_step, bar
+        self.pending: list[tuple[dict, list[str], torch.Tensor]] = []
+
+    def add(self, step: int, epoch: int, lr: float, logged: dict[str, torch.Tensor]) -> None:
+        """The record of a step, its ``logged`` values read at the next flush."""
+        record = {"step": step, "epoch": epoch, **dict.fromkeys(logged), "lr": lr}
+        self.pending.append((record, list(logged),
+                             torch.stack([v.detach().float().reshape(()) for v in logged.values()])))
+
+    def flush(self) -> None:
+        if not self.pending:
+            return
+        values = iter(torch.cat([logged for _, _, logged in self.pending]).tolist())
+        for record, keys, _ in self.pending:
+            record.update({key: next(values) for key in keys})
+            self.history.append(record)
+            if self.on_step is not None:
+                self.on_step(record)
+        self.bar.set_postfix(loss=f"{self.history[-1]['loss']:.3f}", epoch=self.history[-1]["epoch"])
+        self.pending.clear()
+
+
+def across_processes(model: ContrastiveModel, objective: Objective, world: int
+                     ) -> tuple[torch.nn.Module, torch.nn.Module]:
+    """What the loop calls for the forward pass and the loss: the model and the objective, each in
+    DistributedDataParallel with several processes (the objective only when it has parameters:
+    the LTD decoder), so that their gradients are averaged."""
+    if world == 1:
+        return model, objective
+    ids = [model.device.index] if model.device.type == "cuda" else None
+    has_params = any(p.requires_grad for p in objective.parameters())
+    return (DistributedDataParallel(model, device_ids=ids),
+            DistributedDataParallel(objective, device_ids=ids) if has_params else objective)
 
 
 def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSettings,
@@ -131,74 +203,29 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
         raise ValueError(f"batch_size={settings.batch_size} is larger than the {len(dataset)} "
                          "training items: lower batch_size or use more training images")
     total = settings.epochs * steps_per_epoch
-    groups = model.param_groups(settings.lr)
-    for group in groups:
-        if group.get("name") == "image":
-            group["lr"] *= settings.image_lr_scale
-    extra = [p for p in objective.parameters() if p.requires_grad]
-    if extra:
-        groups.append({"params": extra, "lr": settings.lr, "objective": True})
-    if not 0 <= settings.frozen_model_steps < total or (settings.frozen_model_steps and not extra):
-        raise ValueError(f"frozen_model_steps={settings.frozen_model_steps} must be below the {total} "
-                         "training steps, and needs an objective with parameters (LTD) to train meanwhile")
-    params = [p for group in groups for p in group["params"]]
-    clipped = clip_groups(model, extra, params)
-    optimizer = torch.optim.AdamW(groups, lr=settings.lr, weight_decay=settings.weight_decay)
-    logged_group = next((g for g in optimizer.param_groups if g.get("name") == "image"),
-                        optimizer.param_groups[0])
-    scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, [
-        lr_multiplier(settings.schedule, total, settings.warmup_steps, steps_per_epoch, settings.step_epochs,
-                      delay=0 if g.get("objective") else settings.frozen_model_steps) for g in groups])
-    step = 0
-    state = latest_train_state(state_path) if state_path is not None else None
-    if state is not None:
-        model.load_state_dict(state["model"])
-        objective.load_state_dict(state["objective"])
-        optimizer.load_state_dict(state["optimizer"])
-        scheduler.load_state_dict(state["scheduler"])
-        generator.set_state(state["epoch_generator"])
-        restore_rng(state)
-        step = state["step"]
+    optimisation = build_optimisation(model, objective, settings, steps_per_epoch)
+    step = resume_training(state_path, model, objective, optimisation, generator)
 
     def checkpoint(epoch_generator: torch.Tensor) -> None:
         save_train_state(state_path, model=model.state_dict(), objective=objective.state_dict(),
-                         optimizer=optimizer.state_dict(), scheduler=scheduler.state_dict(),
-                         epoch_generator=epoch_generator, step=step)
+                         **optimisation.state_dicts(), epoch_generator=epoch_generator, step=step)
 
-    history: list[dict] = []
     rank, world = rank_and_world()
     show = (show_progress() if progress is None else progress) and rank == 0
     bar = tqdm(total=total, initial=step, disable=not show, desc="training", leave=False)
+    records = StepRecords(on_step, bar)
     cuda = model.device.type == "cuda"
     tune_cudnn(model.device)
     log_every = settings.log_every or (GPU_LOG_EVERY if cuda else 1)
-    pending: list[tuple[dict, list[str], torch.Tensor]] = []  # records waiting for these values
-
-    def flush() -> None:
-        """Fill the pending records' tensors (loss, scale, the objective's parts) with one transfer."""
-        if not pending:
-            return
-        values = iter(torch.cat([logged for _, _, logged in pending]).tolist())
-        for record, keys, _ in pending:
-            record.update({key: next(values) for key in keys})
-            history.append(record)
-            if on_step is not None:
-                on_step(record)
-        bar.set_postfix(loss=f"{history[-1]['loss']:.3f}", epoch=history[-1]["epoch"])
-        pending.clear()
-
     layout = torch.channels_last if cuda else torch.preserve_format  # faster convolutions on GPUs
     if cuda:
         model.to(memory_format=layout)
-    forward, loss_of = model, objective
-    if world > 1:  # DDP averages the gradients; the objective too when it has parameters (LTD)
-        ids = [model.device.index] if cuda else None
-        forward = DistributedDataParallel(model, device_ids=ids)
-        loss_of = DistributedDataParallel(objective, device_ids=ids) if extra else objective
+    forward, loss_of = across_processes(model, objective, world)
     sampler, workers, first_epoch = EpochBatches(), settings.num_workers, step // steps_per_epoch
     loader = DataLoader(dataset, batch_sampler=sampler, num_workers=workers, pin_memory=cuda,
                         collate_fn=TokenizingCollate(model.text_tokenizer()),  # tokens made there
                         persistent_workers=workers > 0)  # workers started once, not every epoch
+    optimizer, scheduler = optimisation.optimizer, optimisation.scheduler
     for epoch in range(first_epoch, settings.epochs):
         epoch_generator = generator.get_state()
         batches = shard(epoch_batches(len(dataset), settings.batch_size, generator), rank, world)
@@ -212,27 +239,24 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
                 out = forward(images.to(model.device, non_blocking=True, memory_format=layout),
                               model.text_to_device(tokens, non_blocking=cuda))  # pinned on a GPU
             loss, parts = loss_of(out.float(), captions)
-            lr = logged_group["lr"]  # the rate this step uses (the image tower's)
+            lr = optimisation.logged_group["lr"]  # the rate this step uses (the image tower's)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
-            norms = clip_gradients(params, clipped, settings.grad_clip, settings.grad_clip_mode,
-                                   model.device)
+            norms = clip_gradients(optimisation.params, optimisation.clipped, settings.grad_clip,
+                                   settings.grad_clip_mode, model.device)
             optimizer.step()
             model.after_step()
             scheduler.step()
             objective.after_step()
             bias = {} if out.logit_bias is None else {"logit_bias": out.logit_bias}
-            logged = {"loss": loss, "logit_scale": out.logit_scale, **bias, **parts, **norms}  # read at the flush
-            record = {"step": step, "epoch": epoch, **dict.fromkeys(logged), "lr": lr}
-            pending.append((record, list(logged),
-                            torch.stack([v.detach().float().reshape(()) for v in logged.values()])))
+            records.add(step, epoch, lr, {"loss": loss, "logit_scale": out.logit_scale, **bias, **parts, **norms})
             bar.update(1)
             step += 1
             end_of_epoch = step % steps_per_epoch == 0
             saving = state_path is not None and rank == 0 and (
                 end_of_epoch or (settings.checkpoint_every and step % settings.checkpoint_every == 0))
             if step % log_every == 0 or end_of_epoch or saving:
-                flush()
+                records.flush()
             if end_of_epoch and on_epoch_end is not None and rank == 0:
                 on_epoch_end(epoch)  # before the epoch's state: a resume never repeats it
                 model.train()
@@ -244,4 +268,4 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
                 checkpoint(epoch_generator)
     bar.close()
     model.eval()
-    return history
+    return records.history

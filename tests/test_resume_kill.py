@@ -2,11 +2,9 @@
 DataLoader workers, a checkpoint every 3 steps) in the middle of an epoch, resume it, and get the
 uninterrupted run's metrics exactly."""
 import json
-import os
 import signal
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 

@@ -78,7 +78,7 @@ def test_states_load_on_the_cpu_with_cuda_rng_states(tmp_path, monkeypatch) -> N
 def test_epoch_batches_are_the_dataloaders_batches_epoch_after_epoch() -> None:
     from torch.utils.data import DataLoader
 
-    from svl_lib.training import epoch_batches
+    from svl_lib.data.loading import epoch_batches
     loader = DataLoader(range(50), batch_size=8, shuffle=True, drop_last=True,
                         generator=torch.Generator().manual_seed(3))
     generator = torch.Generator().manual_seed(3)

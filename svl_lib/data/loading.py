@@ -3,7 +3,8 @@
 Training items are caption-level, as in the paper: item ``n`` is one ``(image, caption k)`` pair
 (image-major order), so an epoch visits every image once per caption. The shortcut is drawn after
 ``prepare`` (geometric transforms such as resize/crop) and before ``tensor``: digit tiles are
-never cropped or flipped.
+never cropped or flipped. The training loop's batches of an epoch (:func:`epoch_batches`) come
+from a seeded generator, the batches a shuffling DataLoader would draw.
 """
 from __future__ import annotations
 
@@ -166,3 +167,34 @@ def eval_captions(corpus: Corpus, injector: ShortcutInjector | None) -> tuple[li
             texts.append(c if injector is None else injector.render_caption(c, injector.number(i)))
             owners.append(i)
     return texts, owners
+
+
+def epoch_batches(n_items: int, batch_size: int, generator: torch.Generator) -> list[list[int]]:
+    """One epoch's batches of item indices: a permutation drawn from ``generator``, cut into
+    ``n_items // batch_size`` full batches. The generator advances exactly as under
+    ``DataLoader(shuffle=True, drop_last=True, generator=generator)`` (a base seed for workers, the
+    permutation, and the empty tail permutation its sampler draws), so runs keep the batches they
+    had with that loader."""
+    torch.empty((), dtype=torch.int64).random_(generator=generator)
+    order = torch.randperm(n_items, generator=generator)
+    torch.randperm(n_items, generator=generator)
+    n_batches = n_items // batch_size
+    return order[: n_batches * batch_size].view(n_batches, batch_size).tolist()
+
+
+class EpochBatches:
+    """The DataLoader batch sampler of the loop: the batches set for the current epoch, each item
+    as ``(epoch, n)``, so that persistent workers (whose copy of the dataset keeps the epoch it
+    was made in) load each epoch's items."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[tuple[int, int]]] = []
+
+    def set(self, epoch: int, batches: list[list[int]]) -> None:
+        self.batches = [[(epoch, n) for n in batch] for batch in batches]
+
+    def __iter__(self):
+        return iter(self.batches)
+
+    def __len__(self) -> int:
+        return len(self.batches)

@@ -10,7 +10,8 @@ import torch
 from svl_lib.config import ExperimentConfig
 from svl_lib.data.loading import CaptionDataset
 from svl_lib.distributed import launched, rank_and_world, setup
-from svl_lib.experiment import build_data
+from svl_lib.registries import resolve
+from svl_lib.run_data import build_data
 from svl_lib.models import build_model
 from svl_lib.objectives import build_objective
 from svl_lib.devices import seed_everything
@@ -20,9 +21,9 @@ root, batch_size, out = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
 if launched():
     setup(cpu=True)
 rank, world = rank_and_world()
-config = ExperimentConfig(dataset="coco", data_root=root, model="clip", arch="tiny", epochs=1,
-                          batch_size=batch_size, lr=1e-3, warmup_steps=1, shortcut_mode="unique",
-                          probes=False, device="cpu")
+config = resolve(ExperimentConfig(dataset="coco", data_root=root, model="clip", arch="tiny", epochs=1,
+                                  batch_size=batch_size, lr=1e-3, warmup_steps=1, shortcut_mode="unique",
+                                  probes=False, device="cpu"))
 data = build_data(config)
 seed_everything(config.seed)
 model = build_model(config, data.train)

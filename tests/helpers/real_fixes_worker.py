@@ -44,7 +44,8 @@ def triplet(root: str, out: Path) -> None:
     from svl_lib.config import ExperimentConfig
     from svl_lib.data.loading import CaptionDataset
     from svl_lib.distributed import setup
-    from svl_lib.experiment import build_data
+    from svl_lib.registries import resolve
+    from svl_lib.run_data import build_data
     from svl_lib.models import build_model
     from svl_lib.objectives import build_objective
     from svl_lib.devices import seed_everything
@@ -52,9 +53,9 @@ def triplet(root: str, out: Path) -> None:
 
     setup(cpu=True)
     rank, world = rank_and_world()
-    config = ExperimentConfig(dataset="coco", data_root=root, model="vse", arch="tiny", embed_dim=32,
-                              loss="triplet", epochs=1, batch_size=16, lr=1e-3, warmup_steps=1,
-                              shortcut_mode="unique", probes=False, device="cpu")
+    config = resolve(ExperimentConfig(dataset="coco", data_root=root, model="vse", arch="tiny", embed_dim=32,
+                                      loss="triplet", epochs=1, batch_size=16, lr=1e-3, warmup_steps=1,
+                                      shortcut_mode="unique", probes=False, device="cpu"))
     data = build_data(config)
     seed_everything(config.seed)
     model = build_model(config, data.train)
