@@ -16,7 +16,7 @@ import torch
 from svl_lib.data.loading import CaptionDataset
 from svl_lib.data.toy import ToyWorld
 from svl_lib.digits import load_glyph_bank
-from svl_lib.models import ToyCLIP, Vocabulary
+from svl_lib.models import ToyDualEncoder, Vocabulary
 from svl_lib.shortcuts import ShortcutInjector, ShortcutSpec
 from svl_lib.training import TrainSettings, train
 
@@ -24,7 +24,7 @@ from svl_lib.training import TrainSettings, train
 def steps_per_second(dataset: CaptionDataset, vocab: Vocabulary, batch: int) -> float:
     """One epoch of training; steps per second of wall time (data loading included)."""
     torch.manual_seed(0)
-    model = ToyCLIP(vocab)
+    model = ToyDualEncoder(vocab)
     settings = TrainSettings(epochs=1, batch_size=batch, lr=1e-3)
     started = time.perf_counter()
     history = train(model, dataset, settings, progress=False)

@@ -16,7 +16,7 @@ from typing import Any
 
 from .config import ExperimentConfig
 from .experiment import init_source, run_experiment
-from .runs import run_status
+from .run_folders import run_status
 
 DEFAULTS = {"gpus_per_node": 1, "tasks_per_node": 1, "nodes": 1, "timeout_min": 24 * 60}
 

@@ -9,7 +9,7 @@ checked against the split sizes here too, so a config never fails after training
 (:data:`NOT_IDENTITY`: name, device, eval_split, eval_conditions, probes, num_workers,
 checkpoint_every, validate) are not part of
 :meth:`ExperimentConfig.identity`: changing them never retrains a run. :meth:`ExperimentConfig.key`
-hashes the identity; :func:`svl_lib.runs.keyed_folder` names run folders with it.
+hashes the identity; :func:`svl_lib.run_folders.keyed_folder` names run folders with it.
 
 **A plain value.** The config checks what it can know by itself: types, ranges, its own choices and
 combinations of its fields. It imports no dataset, model, loss or evaluation code: the names those

@@ -139,7 +139,7 @@ def imagenet_weights() -> str | None:
 
 def count_runs(root: Path) -> dict[str, dict[str, int]]:
     """Run folders under ``root`` by top-level folder: ``{folder: {status: count}}``."""
-    from .runs import CONFIG, run_status
+    from .run_folders import CONFIG, run_status
 
     counts: dict[str, dict[str, int]] = {}
     for config in root.rglob(CONFIG):
@@ -220,7 +220,7 @@ def measure_rate(seconds: float = 5.0) -> float:
     captions, 2 steps per epoch."""
     from .data.loading import CaptionDataset
     from .data.toy import ToyWorld
-    from .models import ToyCLIP, Vocabulary
+    from .models import ToyDualEncoder, Vocabulary
     from .shortcuts import ShortcutInjector, ShortcutSpec
     from .devices import pick_device
     from .training import TrainSettings, train
@@ -229,7 +229,7 @@ def measure_rate(seconds: float = 5.0) -> float:
     injector = ShortcutInjector(ShortcutSpec("unique", n_digits=4, tile_fraction=0.25), split.n_images,
                                 digits.sklearn_digits_bank("train"), seed=0)
     dataset = CaptionDataset(split, injector)
-    model = ToyCLIP(Vocabulary.build(c for caps in split.captions for c in caps)).to(pick_device())
+    model = ToyDualEncoder(Vocabulary.build(c for caps in split.captions for c in caps)).to(pick_device())
     settings = TrainSettings(epochs=1, batch_size=256, lr=1e-3)
     train(model, dataset, settings, progress=False)  # warm-up
     steps, started = 0, time.perf_counter()

@@ -1,4 +1,4 @@
-"""One experiment = one validated config -> one run folder (layout and rules: :mod:`svl_lib.runs`).
+"""One experiment = one validated config -> one run folder (layout and rules: :mod:`svl_lib.run_folders`).
 
 :func:`run_experiment` resolves the config (:func:`svl_lib.registries.resolve`), plans the folder,
 builds the data (every shortcut injector, :func:`svl_lib.run_data.build_data`) and the model, its
@@ -28,7 +28,7 @@ from .objectives import LTDObjective, Objective, build_objective, reconstruction
 from .probes import probe_model
 from .registries import resolve
 from .run_data import RunData, build_data
-from .runs import (BEST, RunAction, append_validation, history_log, plan_run_folder, read_history,
+from .run_folders import (BEST, RunAction, append_validation, history_log, plan_run_folder, read_history,
                    read_metrics, read_model, read_validation, run_status, save_model,
                    start_run_folder, state_path, trim_history, write_config, write_metrics,
                    write_validation)
@@ -53,7 +53,7 @@ def run_experiment(config: ExperimentConfig | dict, out_dir: Path | str, overwri
     files kept) or ``resume``: then a finished run of the same identity is returned as it is (or
     re-evaluated from its ``model.pt`` when only evaluation fields changed), and an unfinished one
     continues from its last saved state. A foreign folder or another config is always an
-    error without ``overwrite`` (:func:`svl_lib.runs.plan_run_folder`). Started by ``torchrun`` or
+    error without ``overwrite`` (:func:`svl_lib.run_folders.plan_run_folder`). Started by ``torchrun`` or
     ``accelerate launch`` with several processes, they train together
     (:mod:`svl_lib.distributed`) and only the main process writes the folder.
     """
@@ -246,7 +246,7 @@ def initial_model(config: ExperimentConfig, out_dir: Path | str) -> ContrastiveM
     if changed:
         raise ValueError(f"init_from={config.init_from!r} is a different model ({', '.join(changed)} "
                          "differ): use the same model fields as that run")
-    model = build_model(config, info=state["rebuild"])  # seeded by the caller: a fresh model
+    model = build_model(config, rebuild_info=state["rebuild"])  # seeded by the caller: a fresh model
     if config.init_parts == "image":
         model.load_image_tower(state["state_dict"])
         return model  # the caption tower and the logit scale as initialised
@@ -261,7 +261,7 @@ def load_model(run_dir: Path | str, device: str | torch.device = "cpu") -> Contr
     """Rebuild the trained model of a run folder from its ``model.pt``."""
     state = read_model(run_dir)
     config = ExperimentConfig.from_dict(state["config"])
-    model = build_model(config, info=state["rebuild"])
+    model = build_model(config, rebuild_info=state["rebuild"])
     model.load_state_dict(state["state_dict"])
     return model.to(device).eval()
 

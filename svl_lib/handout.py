@@ -1,10 +1,10 @@
 """Finished run folders as one zip to hand out: a teacher packs them, a student unpacks them, and the
 notebooks then load those runs (train-or-load) instead of training them.
 
-    python -m svl_lib.runs pack OUT.zip [FOLDERS ...] [--runs-dir DIR]
-    python -m svl_lib.runs unpack IN.zip [--into DIR]
+    python -m svl_lib.handout pack OUT.zip [FOLDERS ...] [--runs-dir DIR]
+    python -m svl_lib.handout unpack IN.zip [--into DIR]
 
-**Pack** takes the finished run folders (:func:`svl_lib.runs.run_status`) under ``FOLDERS``
+**Pack** takes the finished run folders (:func:`svl_lib.run_folders.run_status`) under ``FOLDERS``
 (paths relative to the runs root, ``$SVL_RUNS_DIR``, e.g. ``01_toy_shortcuts``; default: all of
 it), searched at any depth; unfinished and foreign folders are left out and listed. The zip holds
 each run folder's :data:`PACKED_FILES` under its path relative to the runs root, and
@@ -14,7 +14,7 @@ An existing ``OUT.zip`` is never overwritten.
 **Unpack** checks the whole zip before writing anything, and a bad zip is one ``ValueError``
 naming the problem: the manifest is there and of this format; every member is listed in it, is a
 relative path without ``..`` whose file name is one of :data:`PACKED_FILES`, in a listed folder;
-each folder has a ``config.json`` that :func:`svl_lib.runs.read_config` accepts (this schema, a
+each folder has a ``config.json`` that :func:`svl_lib.run_folders.read_config` accepts (this schema, a
 valid config) and a ``metrics.json`` with per-condition results under ``eval``; sizes and sha256
 match. Then, per folder under ``--into`` (default ``$SVL_RUNS_DIR``): a new folder is written
 into a temp folder beside it and renamed into place; in an existing folder, a file that is
@@ -38,7 +38,7 @@ from pathlib import Path, PurePosixPath
 from .config import ExperimentConfig
 from .files import atomic_write
 from .paths import runs_dir
-from .runs import BEST, CONFIG, HISTORY, METRICS, MODEL, SCHEMA, VALIDATION, run_status
+from .run_folders import BEST, CONFIG, HISTORY, METRICS, MODEL, SCHEMA, VALIDATION, run_status
 
 MANIFEST = "svl_runs_manifest.json"
 FORMAT = "svl-runs/1"
@@ -157,7 +157,7 @@ def check_handout(archive: zipfile.ZipFile) -> tuple[list[str], dict[str, dict]]
     where = archive.filename or "the zip"
     names = archive.namelist()
     if MANIFEST not in names:
-        raise ValueError(f"{where} has no {MANIFEST}: it was not made by python -m svl_lib.runs pack")
+        raise ValueError(f"{where} has no {MANIFEST}: it was not made by python -m svl_lib.handout pack")
     try:
         manifest = json.loads(archive.read(MANIFEST))
     except ValueError:
@@ -253,7 +253,7 @@ def _umask() -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m svl_lib.runs",
+    parser = argparse.ArgumentParser(prog="python -m svl_lib.handout",
                                      description="Pack finished run folders into a zip to hand "
                                                  "out, or unpack one.")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -284,3 +284,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"unpacked {len(done) - skipped} of {len(done)} run folders into "
           f"{args.into or runs_dir()}")
     return 1 if skipped else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -2,7 +2,7 @@
 
 ``run_folder, train_or_load = notebook_runs(RUNS, reuse=REUSE_RUNS)`` gives a notebook its two
 helpers: ``run_folder(name, config)`` is ``RUNS / "<name>-<config key>"`` (a readable name plus the
-hash of the fields that define training, :func:`~svl_lib.runs.keyed_folder`), so a changed
+hash of the fields that define training, :func:`~svl_lib.run_folders.keyed_folder`), so a changed
 parameter trains a run of its own and an unchanged one is reused; ``train_or_load(config, name)``
 trains that run, or with ``reuse`` loads it when it finished (:func:`~svl_lib.experiment.run_or_load`).
 :func:`keyed_sweep` does the same for a whole grid, and :func:`bits_sweep` is notebook 02's
@@ -21,7 +21,7 @@ from .experiment import run_or_load
 from .paths import runs_dir
 from .registries import resolve
 from .results import collect_probes
-from .runs import keyed_folder
+from .run_folders import keyed_folder
 from .sweep import Grid, run_sweep
 
 FolderFn = Callable[[str, ExperimentConfig], Path]

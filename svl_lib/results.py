@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from .files import write_text
-from .runs import CONFIG, read_config_values, read_history, read_metrics, run_status
+from .run_folders import CONFIG, read_config_values, read_history, read_metrics, run_status
 
 
 PAPER_RESULTS = files("svl_lib.resources") / "paper_results.csv"  # Traversables, not paths

@@ -48,7 +48,7 @@ from .config import ExperimentConfig
 from .experiment import run_experiment
 from .registries import resolve
 from .results import collect_runs, write_results_csv
-from .runs import plan_run_folder, run_status
+from .run_folders import plan_run_folder, run_status
 
 Grid = dict[str, Sequence[Any]]
 _SAFE_NAME = re.compile(r"^[A-Za-z0-9_.,=+\-]+$")

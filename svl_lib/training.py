@@ -249,7 +249,8 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
             scheduler.step()
             objective.after_step()
             bias = {} if out.logit_bias is None else {"logit_bias": out.logit_bias}
-            records.add(step, epoch, lr, {"loss": loss, "logit_scale": out.logit_scale, **bias, **parts, **norms})
+            records.add(step, epoch, lr,
+                        {"loss": loss, "logit_scale": out.logit_scale, **bias, **parts, **norms})
             bar.update(1)
             step += 1
             end_of_epoch = step % steps_per_epoch == 0

@@ -4,7 +4,7 @@ import pytest
 
 from svl_lib.cluster import submit_plan
 from svl_lib.experiment import run_experiment
-from svl_lib.runs import run_status
+from svl_lib.run_folders import run_status
 from svl_lib.sweep import main, plan_sweep
 
 pytestmark = pytest.mark.slow

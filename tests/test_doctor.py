@@ -8,7 +8,7 @@ import pytest
 
 from svl_lib import digits, doctor
 from svl_lib.config import ExperimentConfig
-from svl_lib.runs import write_config
+from svl_lib.run_folders import write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -8,7 +8,7 @@ from svl_lib.data.toy import ToyWorld
 from svl_lib.evaluation import evaluate
 from svl_lib.config import ExperimentConfig
 from svl_lib.experiment import load_model, run_experiment, run_or_load
-from svl_lib.runs import run_status
+from svl_lib.run_folders import run_status
 from svl_lib.objectives import Objective
 from svl_lib.registries import resolve
 from svl_lib.shortcuts import ShortcutSpec

@@ -5,7 +5,7 @@ import pytest
 from svl_lib.cluster import submit_plan
 from svl_lib.experiment import init_source
 from svl_lib.grids import grid_names, load_grid
-from svl_lib.runs import run_status
+from svl_lib.run_folders import run_status
 from svl_lib.sweep import main
 
 EXPECTED = {  # grid -> number of runs

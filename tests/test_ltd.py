@@ -17,7 +17,7 @@ from svl_lib.losses import InfoNCE
 from svl_lib.ltd import (LagrangeMultiplier, TargetCache, TargetDecoder, hub_online, load_sentence_encoder,
                          reconstruction_loss, strip_shortcut, target_cache_path, target_text,
                          training_captions)
-from svl_lib.models.toy import ToyCLIP
+from svl_lib.models.toy import ToyDualEncoder
 from tiny import STEPS_PER_EPOCH, tiny_config
 from svl_lib.models.vocab import Vocabulary
 from svl_lib.shortcuts import ShortcutInjector
@@ -174,7 +174,7 @@ def test_training_uses_the_cache_without_re_encoding() -> None:
     world = ToyWorld(30, 5, 5)
     corpus = world.split("train")
     vocab = Vocabulary.build(c for caps in corpus.captions for c in caps)
-    model = ToyCLIP(vocab, 32, 8)
+    model = ToyDualEncoder(vocab, 32, 8)
     fake = FakeEncoder()
     obj = _objective("constrained", fake)
     obj.cache.ensure(training_captions(corpus, None, 2), progress=False)

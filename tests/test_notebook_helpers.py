@@ -8,7 +8,7 @@ from svl_lib import ltd
 from svl_lib.config import ExperimentConfig
 from svl_lib.notebook import keyed_sweep, notebook_runs
 from svl_lib.registries import resolve
-from svl_lib.runs import keyed_folder
+from svl_lib.run_folders import keyed_folder
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ from svl_lib.data.toy import ATTRIBUTES, ToyWorld
 from svl_lib.digits import load_glyph_bank
 from svl_lib.config import ExperimentConfig
 from svl_lib.experiment import run_or_load
-from svl_lib.models.toy import ToyCLIP
+from svl_lib.models.toy import ToyDualEncoder
 from svl_lib.models.vocab import Vocabulary
 from svl_lib.probes import MODALITIES, digit_labels, linear_probe, probe_model
 from svl_lib.registries import resolve
@@ -50,7 +50,7 @@ def test_digit_labels_most_significant_first() -> None:
 def test_probe_model_covers_every_attribute_digit_and_modality() -> None:
     world = ToyWorld(n_train=80, n_val=5, n_test=40, image_size=32, seed=0)
     train, test = world.split("train"), world.split("test")
-    model = ToyCLIP(Vocabulary.build(c for caps in train.captions for c in caps), 32, 32)
+    model = ToyDualEncoder(Vocabulary.build(c for caps in train.captions for c in caps), 32, 32)
     spec = resolve(ExperimentConfig(shortcut_mode="unique", n_train=80, n_digits=3)).eval_spec()
     injectors = tuple(ShortcutInjector(spec, c.n_images, load_glyph_bank("sklearn", part=part), 0,
                                        evaluation=True, split=split)

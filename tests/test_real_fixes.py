@@ -19,7 +19,7 @@ from svl_lib.experiment import load_model, run_experiment
 from svl_lib.files import save_torch
 from svl_lib.models import build_model
 from svl_lib.models.vse import MIN_WORD_COUNT, image_trunk
-from svl_lib.runs import read_history
+from svl_lib.run_folders import read_history
 from svl_lib.shortcuts import split_digits
 from svl_lib.outputs import ModelOutput
 

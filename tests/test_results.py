@@ -8,7 +8,7 @@ import pytest
 from svl_lib.config import ExperimentConfig
 from svl_lib.plots import ltd_curves, sweep_plot
 from svl_lib.registries import resolve
-from svl_lib.runs import write_config
+from svl_lib.run_folders import write_config
 from svl_lib.results import (PROBE_COLUMNS, collect_probes, collect_runs, mitigation_table,
                              run_folders, run_summary, seed_table)
 

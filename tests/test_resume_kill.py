@@ -11,7 +11,7 @@ import pytest
 from svl_lib.config import ExperimentConfig
 from svl_lib.data.toy import ToyWorld, export_karpathy
 from svl_lib.experiment import run_experiment
-from svl_lib.runs import run_status
+from svl_lib.run_folders import run_status
 
 pytestmark = pytest.mark.slow
 

@@ -5,7 +5,7 @@ import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
 from svl_lib.experiment import run_experiment
-from svl_lib.runs import run_status, write_config
+from svl_lib.run_folders import run_status, write_config
 from svl_lib.sweep import grid_points, main, plan_sweep, point_name, run_sweep, sweep_notebook
 from svl_lib.objectives import Objective
 

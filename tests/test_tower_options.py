@@ -20,7 +20,7 @@ from svl_lib.ltd import TargetCache, TargetDecoder, reconstruction_loss
 from svl_lib.models import build_model
 from svl_lib.models.base import ContrastiveModel
 from svl_lib.models.gru import GRUTextEncoder
-from svl_lib.models.toy import ToyCLIP
+from svl_lib.models.toy import ToyDualEncoder
 from svl_lib.models.vocab import Vocabulary
 from svl_lib.objectives import LTDObjective, reconstruction_on_split
 from svl_lib.devices import seed_everything
@@ -40,12 +40,12 @@ class FakeEncoder:
                             for t in texts])
 
 
-def _toy(pooling: str = "last") -> tuple[ToyCLIP, ToyWorld]:
+def _toy(pooling: str = "last") -> tuple[ToyDualEncoder, ToyWorld]:
     world = ToyWorld(30, 5, 10)
     corpus = world.split("train")
     torch.manual_seed(0)
     vocab = Vocabulary.build(c for caps in corpus.captions for c in caps)
-    return ToyCLIP(vocab, 32, 8, text_pooling=pooling), world
+    return ToyDualEncoder(vocab, 32, 8, text_pooling=pooling), world
 
 
 def _ltd(side: str = "caption", dim: int = 8) -> LTDObjective:

@@ -1,4 +1,4 @@
-"""Image-text models by name: ``MODELS[name].build(config, train_corpus, info)`` builds one (see
+"""Image-text models by name: ``MODELS[name].build(config, train_corpus, rebuild_info)`` builds one (see
 ``base`` for the contract) and ``MODELS[name].check(config)`` raises one ``ValueError`` for a config
 the model cannot take (run by :func:`svl_lib.registries.resolve`). Adding a model means adding an
 entry here, nothing in the orchestration."""
@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from ..losses import LOSSES
 from .base import ContrastiveModel
 from .clip import build_clip
-from .toy import ToyCLIP, build_toy, check_toy_config
+from .toy import ToyDualEncoder, build_toy, check_toy_config
 from .vse import build_vse
 from .vocab import Vocabulary, tokenize
 
@@ -46,13 +46,13 @@ MODELS: dict[str, ModelEntry] = {"toy": ModelEntry(build_toy, check_toy_config),
 
 
 def build_model(config: "ExperimentConfig", train: "Corpus | None" = None,
-                info: dict[str, Any] | None = None) -> ContrastiveModel:
+                rebuild_info: dict[str, Any] | None = None) -> ContrastiveModel:
     """The model ``config.model``: fresh (built from the training corpus) or, with a checkpoint's
-    ``info``, ready to receive its ``state_dict``; fitted to its loss (:data:`~svl_lib.losses.LOSSES`):
-    with a loss that never uses the logit scale (the triplet loss) the scale is a fixed buffer
+    ``rebuild_info``, ready to receive its ``state_dict``; fitted to its loss
+    (:data:`~svl_lib.losses.LOSSES`): with a loss that never uses the logit scale (the triplet loss) the scale is a fixed buffer
     (:meth:`ContrastiveModel.fix_scale`), a loss that needs a logit bias (the sigmoid loss) gets one
     (:meth:`ContrastiveModel.add_logit_bias`)."""
-    model = MODELS[config.model].build(config, train, info)
+    model = MODELS[config.model].build(config, train, rebuild_info)
     loss = LOSSES[config.loss]
     if not loss.uses_scale:
         model.fix_scale()
@@ -61,5 +61,5 @@ def build_model(config: "ExperimentConfig", train: "Corpus | None" = None,
     return model
 
 
-__all__ = ["MODELS", "ContrastiveModel", "ModelBuilder", "ModelEntry", "ToyCLIP", "Vocabulary", "build_model",
-           "tokenize"]
+__all__ = ["MODELS", "ContrastiveModel", "ModelBuilder", "ModelEntry", "ToyDualEncoder", "Vocabulary",
+           "build_model", "tokenize"]

@@ -201,12 +201,12 @@ class OpenCLIP(ContrastiveModel):
 
 
 def build_clip(config: "ExperimentConfig", train: "Corpus | None" = None,
-               info: dict[str, Any] | None = None) -> OpenCLIP:
+               rebuild_info: dict[str, Any] | None = None) -> OpenCLIP:
     """CLIP ``config.arch`` (default RN50) with ``config.pretrained`` weights; with a checkpoint's
-    ``info``, the bare architecture (its weights come from the checkpoint, nothing is downloaded)."""
+    ``rebuild_info``, the bare architecture (its weights come from the checkpoint, nothing is downloaded)."""
     arch = config.arch or DEFAULT_ARCH
-    if info is not None:
-        clip, quick_gelu = create_clip(arch, "", info["quick_gelu"])
+    if rebuild_info is not None:
+        clip, quick_gelu = create_clip(arch, "", rebuild_info["quick_gelu"])
     else:
         clip, quick_gelu = create_clip(arch, config.pretrained)
     return OpenCLIP(clip, arch, quick_gelu, config.temperature)

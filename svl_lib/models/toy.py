@@ -51,9 +51,10 @@ class ToyImageEncoder(nn.Module):
 TOY_ARCHS = ("", EFFICIENTNET_LITE0)  # "": the small CNN
 
 
-class ToyCLIP(ContrastiveModel):
-    """CNN (or EfficientNet-Lite0) + GRU contrastive model over a :class:`Vocabulary` built from
-    the training captions; ``text_pooling`` is the GRU's pooling (:class:`GRUTextEncoder`)."""
+class ToyDualEncoder(ContrastiveModel):
+    """The toy world's dual encoder (model ``"toy"``; not CLIP, though trained as CLIP is): a CNN
+    (or EfficientNet-Lite0) image tower and a GRU caption tower over a :class:`Vocabulary` built
+    from the training captions; ``text_pooling`` is the GRU's pooling (:class:`GRUTextEncoder`)."""
 
     image_prefixes = ("image_encoder.",)
 
@@ -96,19 +97,20 @@ class ToyCLIP(ContrastiveModel):
 
 
 def build_toy(config: "ExperimentConfig", train: "Corpus | None" = None,
-              info: dict[str, Any] | None = None) -> ToyCLIP:
-    """A fresh :class:`ToyCLIP` with a vocabulary of ``train``'s captions, or one rebuilt from a
-    checkpoint's ``info`` (:meth:`ToyCLIP.rebuild_info`)."""
-    if info is not None:  # the weights come from the checkpoint
-        model = ToyCLIP(Vocabulary(info["vocab"]), config.image_size, config.embed_dim,
+              rebuild_info: dict[str, Any] | None = None) -> ToyDualEncoder:
+    """A fresh :class:`ToyDualEncoder` with a vocabulary of ``train``'s captions, or one rebuilt from a
+    checkpoint's ``rebuild_info`` (:meth:`ToyDualEncoder.rebuild_info`)."""
+    if rebuild_info is not None:  # the weights come from the checkpoint
+        model = ToyDualEncoder(Vocabulary(rebuild_info["vocab"]), config.image_size, config.embed_dim,
                         config.temperature, config.arch, "", config.frozen_stages,
                         config.text_pooling)
-        model.image_weights = info.get("image_weights", "random init")
+        model.image_weights = rebuild_info.get("image_weights", "random init")
         return model
     if train is None:
-        raise ValueError("build_toy needs the training corpus (for the vocabulary) or saved info")
+        raise ValueError("build_toy needs the training corpus (for the vocabulary) or a "
+                         "checkpoint's rebuild_info")
     vocab = Vocabulary.build(c for caps in train.captions for c in caps)
-    return ToyCLIP(vocab, config.image_size, config.embed_dim, config.temperature, config.arch,
+    return ToyDualEncoder(vocab, config.image_size, config.embed_dim, config.temperature, config.arch,
                    config.pretrained, config.frozen_stages, config.text_pooling)
 
 

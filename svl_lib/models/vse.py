@@ -132,15 +132,16 @@ class VSEPlusPlus(ContrastiveModel):
 
 
 def build_vse(config: "ExperimentConfig", train: "Corpus | None" = None,
-              info: dict[str, Any] | None = None) -> VSEPlusPlus:
+              rebuild_info: dict[str, Any] | None = None) -> VSEPlusPlus:
     """A fresh VSE++ with a vocabulary of ``train``'s captions, or the bare architecture rebuilt
-    from a checkpoint's ``info`` (nothing is downloaded: the weights come from the checkpoint)."""
+    from a checkpoint's ``rebuild_info`` (nothing is downloaded: the weights come from the checkpoint)."""
     arch = config.arch or DEFAULT_ARCH
-    if info is not None:
-        model = VSEPlusPlus(Vocabulary(info["vocab"]), arch, "", config.embed_dim, config.temperature)
-        model.image_weights = info["image_weights"]
+    if rebuild_info is not None:
+        model = VSEPlusPlus(Vocabulary(rebuild_info["vocab"]), arch, "", config.embed_dim, config.temperature)
+        model.image_weights = rebuild_info["image_weights"]
         return model
     if train is None:
-        raise ValueError("build_vse needs the training corpus (for the vocabulary) or saved info")
+        raise ValueError("build_vse needs the training corpus (for the vocabulary) or a "
+                         "checkpoint's rebuild_info")
     vocab = Vocabulary.build((c for caps in train.captions for c in caps), min_count=MIN_WORD_COUNT)
     return VSEPlusPlus(vocab, arch, config.pretrained, config.embed_dim, config.temperature)

@@ -19,8 +19,8 @@ else: a folder of other files, a config that cannot be read, a run of an older s
 folder or one holding another config, unless ``overwrite``; and then :func:`start_run_folder`
 removes only the files of :data:`RUN_FILES` (and their temp files), never anything else.
 
-``python -m svl_lib.runs pack OUT.zip [FOLDERS]`` and ``unpack IN.zip`` hand finished run folders
-out as one zip (:mod:`svl_lib.handout`).
+``python -m svl_lib.handout pack OUT.zip [FOLDERS]`` and ``unpack IN.zip`` hand finished run
+folders out as one zip (:mod:`svl_lib.handout`).
 """
 from __future__ import annotations
 
@@ -234,11 +234,3 @@ def read_history(run_dir: Path | str) -> list[dict[str, Any]]:
     if not path.is_file():
         raise FileNotFoundError(f"no training history at {path}")
     return [json.loads(line) for line in path.read_text().splitlines() if line]
-
-
-if __name__ == "__main__":  # python -m svl_lib.runs pack / unpack (svl_lib.handout)
-    import sys
-
-    from .handout import main
-
-    sys.exit(main())
