@@ -6,6 +6,9 @@ import torch
 from torch import nn
 from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
+from .base import Tokenizer
+from .vocab import Vocabulary
+
 
 TEXT_POOLINGS = ("last", "mean")
 
@@ -44,9 +47,20 @@ class GRUTextEncoder(nn.Module):
         return self.head(outputs.sum(1) / lengths.to(outputs.device, outputs.dtype).unsqueeze(1))
 
 
-def ids_to_device(text: tuple[torch.Tensor, torch.Tensor], device: torch.device,
-                  non_blocking: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(ids (B, L), lengths (B,))`` with the ids on ``device``; the lengths stay on the CPU,
-    where ``pack_padded_sequence`` reads them."""
-    ids, lengths = text
-    return ids.to(device, non_blocking=non_blocking), lengths
+class VocabularyCaptions:
+    """The caption side of a model whose captions are word ids of its ``vocab`` read by a
+    :class:`GRUTextEncoder` (the toy model and VSE++): the contract's tokenizer and device move."""
+
+    vocab: Vocabulary
+    device: torch.device
+
+    def text_tokenizer(self) -> Tokenizer:
+        """:meth:`Vocabulary.encode`: captions -> ``(ids (B, L), lengths (B,))`` on the CPU."""
+        return self.vocab.encode
+
+    def text_to_device(self, text: tuple[torch.Tensor, torch.Tensor],
+                       non_blocking: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
+        """The ids on the model's device; the lengths stay on the CPU, where
+        ``pack_padded_sequence`` reads them."""
+        ids, lengths = text
+        return ids.to(self.device, non_blocking=non_blocking), lengths

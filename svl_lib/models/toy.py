@@ -10,8 +10,8 @@ import torch
 from torch import nn
 
 from ..data.loading import ResizeTo, TensorFn, to_tensor
-from .base import ContrastiveModel, Tokenizer
-from .gru import TEXT_POOLINGS, GRUTextEncoder, ids_to_device
+from .base import ContrastiveModel
+from .gru import TEXT_POOLINGS, GRUTextEncoder, VocabularyCaptions
 from .imagenet import EFFICIENTNET_LITE0, N_STAGES, EfficientNetTower
 from .vocab import Vocabulary
 
@@ -51,7 +51,7 @@ class ToyImageEncoder(nn.Module):
 TOY_ARCHS = ("", EFFICIENTNET_LITE0)  # "": the small CNN
 
 
-class ToyDualEncoder(ContrastiveModel):
+class ToyDualEncoder(VocabularyCaptions, ContrastiveModel):
     """The toy world's dual encoder (model ``"toy"``; not CLIP, though trained as CLIP is): a CNN
     (or EfficientNet-Lite0) image tower and a GRU caption tower over a :class:`Vocabulary` built
     from the training captions; ``text_pooling`` is the GRU's pooling (:class:`GRUTextEncoder`)."""
@@ -80,14 +80,6 @@ class ToyDualEncoder(ContrastiveModel):
     def image_transform(self, train: bool = False) -> tuple[ResizeTo, TensorFn]:
         """Resize to the model's resolution (toy world images already are), then to a tensor."""
         return ResizeTo(self.image_size), to_tensor
-
-    def text_tokenizer(self) -> Tokenizer:
-        """:meth:`Vocabulary.encode`: captions -> ``(ids (B, L), lengths (B,))`` on the CPU."""
-        return self.vocab.encode
-
-    def text_to_device(self, text: tuple[torch.Tensor, torch.Tensor],
-                       non_blocking: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        return ids_to_device(text, self.device, non_blocking)
 
     def image_embedding(self, images: torch.Tensor) -> torch.Tensor:
         return self.image_encoder(images)

@@ -25,9 +25,9 @@ from torch import nn
 from torchvision import models, transforms
 
 from ..data.loading import PrepareFn, RandomTransform
-from .base import TINY, ContrastiveModel, Tokenizer
+from .base import TINY, ContrastiveModel
 from .imagenet import IMAGENET_MEAN, IMAGENET_STD
-from .gru import GRUTextEncoder, ids_to_device
+from .gru import GRUTextEncoder, VocabularyCaptions
 from .vocab import Vocabulary
 
 if TYPE_CHECKING:
@@ -80,7 +80,7 @@ def image_trunk(arch: str, pretrained: str) -> tuple[nn.Module, int, str]:
     return trunk, features, weights
 
 
-class VSEPlusPlus(ContrastiveModel):
+class VSEPlusPlus(VocabularyCaptions, ContrastiveModel):
     """ResNet + linear projection, and a GRU over a word vocabulary."""
 
     image_prefixes = ("trunk.", "projection.")
@@ -115,14 +115,6 @@ class VSEPlusPlus(ContrastiveModel):
 
     def rebuild_info(self) -> dict[str, Any]:
         return {"vocab": self.vocab.words[2:], "image_weights": self.image_weights}
-
-    def text_tokenizer(self) -> Tokenizer:
-        """:meth:`Vocabulary.encode`: captions -> ``(ids (B, L), lengths (B,))`` on the CPU."""
-        return self.vocab.encode
-
-    def text_to_device(self, text: tuple[torch.Tensor, torch.Tensor],
-                       non_blocking: bool = False) -> tuple[torch.Tensor, torch.Tensor]:
-        return ids_to_device(text, self.device, non_blocking)
 
     def image_embedding(self, images: torch.Tensor) -> torch.Tensor:
         return self.projection(self.trunk(images))
