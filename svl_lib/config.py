@@ -2,8 +2,9 @@
 
 A notebook's ``parameters`` cell maps onto :class:`ExperimentConfig`. Unknown keys, wrong types
 and out-of-range values raise one ``ValueError`` naming the key and the fix, before anything is
-built or written. Every shortcut injector a run will build (training, evaluation, probes) is
-checked against the split sizes here too, so a config never fails after training.
+built or written; :func:`svl_lib.registries.resolve` checks the rest (see below), every shortcut
+injector a run will build (training, evaluation, probes) against the split sizes included, so a
+config never fails after training.
 
 **Run identity.** Fields that only say how a finished model is evaluated or where it runs
 (:data:`NOT_IDENTITY`: name, device, eval_split, eval_conditions, probes, num_workers,
@@ -17,7 +18,8 @@ registries own (a dataset, a model, a loss, the evaluation conditions, ...), a m
 a dataset's defaults are applied by :func:`svl_lib.registries.resolve` when a config is built into
 a run. ``None`` in ``n_digits``, ``tile_fraction`` and ``eval_conditions`` means "the dataset's (or
 the evaluator's) default" until then; a resolved config has them filled, and only a resolved config
-has a key or a shortcut plan (``run_experiment``, ``keyed_folder`` and the sweeps resolve first).
+has a key or a shortcut plan (``run_experiment``, the notebooks' helpers and the sweeps resolve
+first).
 """
 from __future__ import annotations
 
@@ -203,8 +205,8 @@ class ExperimentConfig:
         if not self.resolved:
             raise ValueError(f"{what} needs the dataset's defaults, and n_digits, tile_fraction or "
                              "eval_conditions is still None: resolve the config first "
-                             "(svl_lib.registries.resolve(config); run_experiment, run_or_load and "
-                             "keyed_folder do it)")
+                             "(svl_lib.registries.resolve(config); run_experiment, run_or_load, "
+                             "notebook_runs and the sweeps do it)")
 
     def _check_combinations(self) -> None:
         if self.init_parts != "all" and self.init_from is None:

@@ -1,4 +1,5 @@
-"""One experiment = one validated config -> one run folder (layout and rules: :mod:`svl_lib.run_folders`).
+"""One experiment = one validated config -> one run folder (layout and rules:
+:mod:`svl_lib.run_folders`).
 
 :func:`run_experiment` resolves the config (:func:`svl_lib.registries.resolve`), plans the folder,
 builds the data (every shortcut injector, :func:`svl_lib.run_data.build_data`) and the model, its
@@ -28,10 +29,10 @@ from .objectives import LTDObjective, Objective, build_objective, reconstruction
 from .probes import probe_model
 from .registries import resolve
 from .run_data import RunData, build_data
-from .run_folders import (BEST, RunAction, append_validation, history_log, plan_run_folder, read_history,
-                   read_metrics, read_model, read_validation, run_status, save_model,
-                   start_run_folder, state_path, trim_history, write_config, write_metrics,
-                   write_validation)
+from .run_folders import (BEST, RunAction, append_validation, history_log, plan_run_folder,
+                          read_history, read_metrics, read_model, read_validation, run_status,
+                          save_model, start_run_folder, state_path, trim_history, write_config,
+                          write_metrics, write_validation)
 from .train_state import latest_train_state, previous_state
 from .devices import pick_device, seed_everything
 from .training import TrainSettings, train

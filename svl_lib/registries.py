@@ -6,7 +6,8 @@ are owned by the modules that implement them: datasets (:data:`svl_lib.data.DATA
 evaluation conditions, glyph banks, LTD options and gradient clipping. :func:`resolve` checks a
 config against them, fills the dataset's defaults, and checks every shortcut injector of the run
 against the split sizes, so a config never fails after training. ``run_experiment``,
-``run_or_load``, ``keyed_folder`` and the sweeps call it; it is idempotent.
+``run_or_load``, the notebooks' helpers (:mod:`svl_lib.notebook`) and the sweeps call it; it is
+idempotent.
 """
 from __future__ import annotations
 
