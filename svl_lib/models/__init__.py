@@ -1,7 +1,7 @@
-"""Image-text models by name: ``MODELS[name].build(config, train_corpus, rebuild_info)`` builds one (see
-``base`` for the contract) and ``MODELS[name].check(config)`` raises one ``ValueError`` for a config
-the model cannot take (run by :func:`svl_lib.registries.resolve`). Adding a model means adding an
-entry here, nothing in the orchestration."""
+"""Image-text models by name: ``MODELS[name].build(config, train_corpus, rebuild_info)`` builds
+one (see ``base`` for the contract) and ``MODELS[name].check(config)`` raises one ``ValueError``
+for a config the model cannot take (run by :func:`svl_lib.registries.resolve`). Adding a model
+means adding an entry here, nothing in the orchestration."""
 from __future__ import annotations
 
 from collections.abc import Callable
@@ -49,9 +49,9 @@ def build_model(config: "ExperimentConfig", train: "Corpus | None" = None,
                 rebuild_info: dict[str, Any] | None = None) -> ContrastiveModel:
     """The model ``config.model``: fresh (built from the training corpus) or, with a checkpoint's
     ``rebuild_info``, ready to receive its ``state_dict``; fitted to its loss
-    (:data:`~svl_lib.losses.LOSSES`): with a loss that never uses the logit scale (the triplet loss) the scale is a fixed buffer
-    (:meth:`ContrastiveModel.fix_scale`), a loss that needs a logit bias (the sigmoid loss) gets one
-    (:meth:`ContrastiveModel.add_logit_bias`)."""
+    (:data:`~svl_lib.losses.LOSSES`): with a loss that never uses the logit scale (the triplet
+    loss) the scale is a fixed buffer (:meth:`ContrastiveModel.fix_scale`), a loss that needs a
+    logit bias (the sigmoid loss) gets one (:meth:`ContrastiveModel.add_logit_bias`)."""
     model = MODELS[config.model].build(config, train, rebuild_info)
     loss = LOSSES[config.loss]
     if not loss.uses_scale:
