@@ -7,10 +7,9 @@ an impossible value raises ``ValueError`` naming the point and the key.
 
 Two kinds of sweep:
 
-* **config sweep** (:func:`run_sweep`): the keys are :class:`~svl_lib.experiment.ExperimentConfig`
-  fields over a base config. Finished folders are skipped, unfinished (cut-off, corrupt) ones are
-  resumed or re-run (``run_experiment(..., resume=True)``), and the results come back as the
-  tidy table of :func:`svl_lib.results.collect_runs`.
+* **config sweep** (:func:`run_sweep`): the keys are config fields over a base config (each point
+  resolved, :func:`svl_lib.registries.resolve`). Finished folders are skipped, unfinished ones are
+  resumed or re-run (``run_experiment(..., resume=True)``); results: :func:`~svl_lib.results.collect_runs`.
 * **notebook sweep** (:func:`sweep_notebook`): the keys are a notebook's ``parameters``; each point
   is executed with papermill into ``<root>/<point>/<notebook>`` with its own ``runs/`` and
   ``figures/`` folders (``SVL_RUNS_DIR``, ``SVL_FIGURES_DIR``). An executed notebook is written
