@@ -29,6 +29,14 @@ from tiny import FinishedRun, tiny_config  # noqa: E402  (after the environment 
 TRAINING_MARKS = ("slow", "notebook")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """nbval's cells execute the committed notebooks at their defaults: marked ``notebook`` like
+    the notebook tests, so that ``-m "notebook or site"`` selects them (``make test-all``)."""
+    for item in items:
+        if item.path.suffix == ".ipynb":
+            item.add_marker(pytest.mark.notebook)
+
+
 def pytest_sessionfinish(session, exitstatus) -> None:
     if SESSION_RUNS_DIR:  # the folder this session created, nothing else
         shutil.rmtree(SESSION_RUNS_DIR, ignore_errors=True)
