@@ -9,7 +9,7 @@ OUT ?= outputs
 export PATH := $(BIN):$(PATH)
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup setup-real course test test-all site clean
+.PHONY: setup setup-real course test test-all site confirm clean
 
 # one stamp per set of extras, e.g. .venv/.installed-dev
 $(VENV)/.installed-%: pyproject.toml constraints.txt
@@ -39,6 +39,16 @@ test-all: setup-real  ## everything else: trainings, notebook defaults and exerc
 
 site: $(VENV)/.installed-site  ## render the README, the glossary, the workshop plan and the executed notebooks into docs/_build/html
 	$(BIN)/python -m sphinx -b html -c docs -d docs/_build/doctrees -W --keep-going -q . docs/_build/html
+
+# The confirmatory replication of notebook 07's verdicts: every grid a protocol reads
+# (svl_lib/resources/protocols.json), on the fresh seeds 5-9, each CSV stamped with its protocol.
+# About two hours on two CPU cores; run it in the background, never in CI.
+CONFIRM_GRIDS ?= claims_scratch claims_finetune claims_image_tower control_scratch_matched control_shortcut_start \
+	control_image_tower_matched claims_bits trial_paper_ltd trial_ltd_length trial_memorisation
+confirm: setup  ## the confirmatory runs (seeds 5-9) into runs/confirmatory/, results into grid_results/confirmatory/
+	for grid in $(CONFIRM_GRIDS); do \
+	  $(BIN)/python -m svl_lib.sweep --grid-file $$grid --stage confirmatory --out runs/confirmatory/$$grid \
+	    --csv svl_lib/resources/grid_results/confirmatory/$$grid.csv || exit 1; done
 
 clean:  ## remove what make course and make site wrote
 	rm -rf $(OUT) docs/_build .pytest_cache

@@ -12,7 +12,11 @@ one of :data:`VERDICTS`:
 
 Every verdict states the numbers that decided (``reason``), the precondition it needed and whether
 it held (``precondition``, ``""`` where there is none) and the seeds it stood on (``seeds``).
-Differences between settings are Welch intervals (:func:`welch_difference`), never bare means.
+Differences between settings are intervals, never bare means: **paired** t intervals on the
+per-seed differences where the two settings share their seeds (and so their initialisation and
+start, :func:`paired_difference`), Welch intervals otherwise (:func:`welch_difference`). A rule
+takes ``paired`` and the interval's ``level``; a family of several intervals is corrected by
+testing each at :func:`family_level` (Bonferroni), and :func:`holm` adjusts p-values.
 "Chance" is the RSUM of random rankings; a clean RSUM below 3 x chance counts as collapsed.
 """
 from __future__ import annotations
@@ -30,17 +34,21 @@ VERDICTS = ("agree", "partly", "not shown", "not testable here")
 
 @dataclass(frozen=True)
 class Difference:
-    """Welch's two-sample comparison: ``mean`` = mean(b) - mean(a), its ``level`` interval."""
+    """mean(b) - mean(a) and its ``level`` interval: Welch's (two samples) or, with ``paired``, the
+    one-sample t interval of the per-seed differences b - a; ``p`` is the two-sided p-value of a
+    zero difference (nan where both samples are constant)."""
     mean: float
     low: float
     high: float
     n_a: int
     n_b: int
     level: float
+    paired: bool = False
+    p: float = float("nan")
 
     def __str__(self) -> str:
-        return (f"{self.mean:.1f} [{self.low:.1f}, {self.high:.1f}] "
-                f"({self.level * 100:g} %, n={self.n_a}/{self.n_b})")
+        counts = f"paired, n={self.n_a}" if self.paired else f"n={self.n_a}/{self.n_b}"
+        return f"{self.mean:.1f} [{self.low:.1f}, {self.high:.1f}] ({self.level * 100:.3g} %, {counts})"
 
 
 @dataclass(frozen=True)
@@ -65,11 +73,24 @@ def _values(sample: Sequence[float], name: str) -> np.ndarray:
     return values
 
 
-def welch_difference(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Difference:
-    """mean(b) - mean(a) with the Welch-Satterthwaite t interval at ``level``. Needs at least two
-    values on each side; where both samples are constant the interval collapses to the mean."""
+def _check_level(level: float) -> None:
     if not 0 < level < 1:
         raise ValueError(f"level must lie strictly between 0 and 1, got {level}")
+
+
+def _t_interval(mean: float, se: float, df: float, level: float) -> tuple[float, float, float]:
+    """(low, high, two-sided p of 0) of a t interval; a zero standard error collapses it."""
+    if se == 0:
+        return mean, mean, float("nan")
+    half = float(stats.t.ppf((1 + level) / 2, df) * se)
+    return mean - half, mean + half, float(2 * stats.t.sf(abs(mean) / se, df))
+
+
+def welch_difference(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Difference:
+    """mean(b) - mean(a) with the Welch-Satterthwaite t interval at ``level``, for two samples that
+    share nothing. Needs at least two values on each side; where both samples are constant the
+    interval collapses to the mean."""
+    _check_level(level)
     x, y = _values(a, "a"), _values(b, "b")
     for side, values in (("a", x), ("b", y)):
         if values.size < 2:
@@ -77,11 +98,51 @@ def welch_difference(a: Sequence[float], b: Sequence[float], level: float = 0.95
                              f"{values.size}: run more seeds")
     va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
     mean = float(y.mean() - x.mean())
-    if va + vb == 0:
-        return Difference(mean, mean, mean, x.size, y.size, level)
-    df = (va + vb) ** 2 / (va ** 2 / (x.size - 1) + vb ** 2 / (y.size - 1))
-    half = float(stats.t.ppf((1 + level) / 2, df) * math.sqrt(va + vb))
-    return Difference(mean, mean - half, mean + half, x.size, y.size, level)
+    df = (va + vb) ** 2 / (va ** 2 / (x.size - 1) + vb ** 2 / (y.size - 1)) if va + vb else 1.0
+    low, high, p = _t_interval(mean, math.sqrt(va + vb), df, level)
+    return Difference(mean, low, high, x.size, y.size, level, False, p)
+
+
+def paired_difference(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Difference:
+    """mean(b - a) over seeds with the one-sample t interval of the differences at ``level``: for
+    two settings run on the same seeds (``a[i]`` and ``b[i]`` share seed i, so their initialisation,
+    data order and start). Needs the same number (at least 2) of values on each side."""
+    _check_level(level)
+    x, y = _values(a, "a"), _values(b, "b")
+    if x.size != y.size:
+        raise ValueError(f"a paired difference needs one value per seed on each side, in the same seed "
+                         f"order; got {x.size} and {y.size}: compare the seeds both settings have")
+    if x.size < 2:
+        raise ValueError(f"a paired interval needs at least 2 seeds, got {x.size}: run more seeds")
+    d = y - x
+    low, high, p = _t_interval(float(d.mean()), float(d.std(ddof=1) / math.sqrt(d.size)), d.size - 1, level)
+    return Difference(float(d.mean()), low, high, x.size, y.size, level, True, p)
+
+
+def difference(a: Sequence[float], b: Sequence[float], paired: bool, level: float = 0.95) -> Difference:
+    """:func:`paired_difference` with ``paired``, else :func:`welch_difference`."""
+    return (paired_difference if paired else welch_difference)(a, b, level)
+
+
+def family_level(tests: int, alpha: float = 0.05) -> float:
+    """The interval level of each of ``tests`` intervals in one family, so that the chance of any
+    false claim in the family stays at most ``alpha`` (Bonferroni: 1 - alpha / tests)."""
+    if tests < 1 or not 0 < alpha < 1:
+        raise ValueError(f"a family needs at least 1 test and 0 < alpha < 1, got {tests} and {alpha}")
+    return 1 - alpha / tests
+
+
+def holm(p_values: Sequence[float]) -> list[float]:
+    """Holm's step-down adjusted p-values, in the order given (nan stays nan, and counts as a test)."""
+    p = np.asarray(p_values, dtype=float)
+    order = np.argsort(np.where(np.isnan(p), np.inf, p), kind="stable")
+    adjusted, running = np.full(p.size, np.nan), 0.0
+    for rank, i in enumerate(order):
+        if np.isnan(p[i]):
+            continue
+        running = max(running, min(1.0, (p.size - rank) * p[i]))
+        adjusted[i] = running
+    return adjusted.tolist()
 
 
 def uses_shortcut(shortcut_rsum: Sequence[float], threshold: float = 500.0) -> bool:
@@ -121,12 +182,12 @@ def _at_chance(chance: float) -> float:
 
 
 def one_sided_no_harm(clean: Sequence[float], one_sided: Sequence[float], margin: float = 0.10,
-                      min_seeds: int = 3) -> Verdict:
+                      min_seeds: int = 3, paired: bool = False, level: float = 0.95) -> Verdict:
     """Claim 2, a shortcut on one side only does no harm: the clean RSUM of the one-sided run minus
     that of the clean run is above -``margin`` x mean(clean), all of its interval."""
     if (early := _too_few(min_seeds, clean=clean, one_sided=one_sided)) is not None:
         return early
-    diff, bound = welch_difference(clean, one_sided), -margin * _mean(clean)
+    diff, bound = difference(clean, one_sided, paired, level), -margin * _mean(clean)
     seeds = _seeds(clean, one_sided)
     text = f"one-sided minus clean RSUM {diff}, harm bound {bound:.1f} ({margin * 100:g} % of clean)"
     if diff.low >= bound:
@@ -135,14 +196,14 @@ def one_sided_no_harm(clean: Sequence[float], one_sided: Sequence[float], margin
 
 
 def combine(verdicts: Sequence[Verdict], claim_parts: str = "settings") -> Verdict:
-    """One verdict for a claim tested in several ``claim_parts``: all agree -> agree; some agree ->
-    partly; none agree -> their common verdict if they share one, else "not shown"."""
+    """One verdict for a claim tested in several ``claim_parts``: all agree -> agree; some agree or
+    are partly -> partly; none -> their common verdict if they share one, else "not shown"."""
     if not verdicts:
         raise ValueError("combine needs at least one verdict")
     kinds = [v.verdict for v in verdicts]
     agreeing = kinds.count("agree")
     shared = kinds[0] if len(set(kinds)) == 1 else "not shown"
-    verdict = "agree" if agreeing == len(kinds) else "partly" if agreeing else shared
+    verdict = "agree" if agreeing == len(kinds) else "partly" if agreeing or "partly" in kinds else shared
     reason = f"{agreeing} of {len(kinds)} {claim_parts} agree: " + "; ".join(
         f"{v.verdict} ({v.reason})" for v in verdicts)
     precondition = "; ".join(v.precondition for v in verdicts if v.precondition)
@@ -165,10 +226,12 @@ def shortcut_used(shortcut_rsum: Sequence[float], threshold: float = 500.0, min_
 
 def clean_collapse(clean_baseline: Sequence[float], clean_shortcut: Sequence[float],
                    shortcut_rsum: Sequence[float], chance: float, kind: str,
-                   threshold: float = 500.0, min_seeds: int = 3) -> Verdict:
-    """Claim 3b: training with a unique shortcut lowers the clean RSUM, to about zero for VSE++
-    (``kind="full"``: below 3 x chance) and part of the way for CLIP (``kind="partial"``: a
-    significant loss that stays at or above 3 x chance). Counts only where the setting uses the
+                   threshold: float = 500.0, min_seeds: int = 3, paired: bool = False,
+                   level: float = 0.95) -> Verdict:
+    """Claim 3b: training with a unique shortcut lowers the clean RSUM significantly (interval below
+    0), to about zero for VSE++ (``kind="full"``: below 3 x chance; a significant loss that stays
+    above it is "partly") and part of the way for CLIP (``kind="partial"``: a significant loss that
+    stays at or above 3 x chance; below it, "partly"). Counts only where the setting uses the
     shortcut (``shortcut_rsum``, :func:`uses_shortcut`)."""
     if kind not in ("full", "partial"):
         raise ValueError(f"kind must be 'full' (VSE++) or 'partial' (CLIP), got {kind!r}")
@@ -180,12 +243,12 @@ def clean_collapse(clean_baseline: Sequence[float], clean_shortcut: Sequence[flo
     if not held:
         return Verdict("not testable here", f"the setting does not use the shortcut (shortcut RSUM "
                        f"{_mean(shortcut_rsum):.1f}), so no collapse can be read from it", precondition, seeds)
-    diff, floor = welch_difference(clean_baseline, clean_shortcut), _at_chance(chance)
+    diff, floor = difference(clean_baseline, clean_shortcut, paired, level), _at_chance(chance)
     lost, at_chance = diff.high < 0, _mean(clean_shortcut) < floor
     text = (f"clean RSUM {_mean(clean_shortcut):.1f} with the shortcut vs {_mean(clean_baseline):.1f} "
             f"without (difference {diff}; 3 x chance = {floor:.1f})")
     if kind == "full":
-        verdict = "agree" if at_chance else "partly" if lost else "not shown"
+        verdict = "not shown" if not lost else "agree" if at_chance else "partly"
     else:
         verdict = "not shown" if not lost else "partly" if at_chance else "agree"
     return Verdict(verdict, text, precondition, seeds)
@@ -197,49 +260,69 @@ def _rho(n_bits: np.ndarray, values: np.ndarray) -> float:
 
 
 def bits_trend(n_bits: Sequence[int], clean: Sequence[float], shortcut: Sequence[float],
-               min_rho: float = 0.7) -> Verdict:
+               min_rho: float = 0.7, min_seeds: int = 1) -> Verdict:
     """Claim 4: more shortcut bits, lower clean RSUM and higher shortcut RSUM, read as Spearman rank
-    correlations with ``n_bits`` (at most -``min_rho`` and at least ``min_rho``); curves may dip."""
+    correlations of the per-point means with ``n_bits`` (at most -``min_rho`` and at least
+    ``min_rho``); curves may dip. One value per run: an ``n_bits`` value repeats once per seed, and
+    every point needs at least ``min_seeds`` runs."""
     bits, down, up = _values(n_bits, "n_bits"), _values(clean, "clean"), _values(shortcut, "shortcut")
     if not bits.size == down.size == up.size:
-        raise ValueError(f"n_bits, clean and shortcut need one value per point each, got "
+        raise ValueError(f"n_bits, clean and shortcut need one value per run each, got "
                          f"{bits.size}, {down.size} and {up.size}")
-    seeds = f"{bits.size} points (n_bits {bits.min():g}-{bits.max():g})"
-    if np.unique(bits).size < 4:
-        return Verdict("not testable here", f"only {np.unique(bits).size} distinct n_bits values",
+    points, counts = np.unique(bits, return_counts=True)
+    seeds = f"{points.size} points (n_bits {bits.min():g}-{bits.max():g}), {counts.min()}-{counts.max()} seeds each"
+    if points.size < 4:
+        return Verdict("not testable here", f"only {points.size} distinct n_bits values",
                        "at least 4 distinct n_bits: fails", seeds)
-    rho_clean, rho_shortcut = _rho(bits, down), _rho(bits, up)
-    falls, rises = rho_clean <= -min_rho, rho_shortcut >= min_rho
-    verdict = "agree" if falls and rises else "partly" if falls or rises else "not shown"
-    return Verdict(verdict, f"Spearman rho with n_bits: clean {rho_clean:.2f} (needs <= {-min_rho:g}), "
-                   f"shortcut {rho_shortcut:.2f} (needs >= {min_rho:g})", "", seeds)
+    if counts.min() < min_seeds:
+        return Verdict("not testable here", f"a point has {counts.min()} seeds (needs {min_seeds})",
+                       f"at least {min_seeds} seeds per point: fails", seeds)
+    down_mean = np.array([down[bits == b].mean() for b in points])
+    up_mean = np.array([up[bits == b].mean() for b in points])
+    rho_clean, rho_shortcut = _rho(points, down_mean), _rho(points, up_mean)
+    falls, rises_ = rho_clean <= -min_rho, rho_shortcut >= min_rho
+    verdict = "agree" if falls and rises_ else "partly" if falls or rises_ else "not shown"
+    return Verdict(verdict, f"Spearman rho with n_bits of the per-point means: clean {rho_clean:.2f} "
+                   f"(needs <= {-min_rho:g}), shortcut {rho_shortcut:.2f} (needs >= {min_rho:g})", "", seeds)
 
 
 def mitigation_helps(clean_without: Sequence[float], clean_with: Sequence[float],
                      shortcut_without: Sequence[float], shortcut_with: Sequence[float],
                      clean_baseline: Sequence[float], chance: float, threshold: float = 500.0,
-                     min_seeds: int = 5) -> Verdict:
-    """Claim 5, a mitigation helps (partly): in the shortcut-trained setting, the clean RSUM with the
-    mitigation is above the one without (interval above 0). Precondition: the run without it uses
-    the shortcut and lost clean RSUM against ``clean_baseline`` (something to recover)."""
+                     min_seeds: int = 5, paired: bool = False, level: float = 0.95) -> Verdict:
+    """Claim 5, a mitigation helps: in the shortcut-trained setting, the clean RSUM with the
+    mitigation is above the one without (interval above 0). It helps *partly* (the paper's claim:
+    "partly reduces shortcut learning") where the mitigated model still uses the shortcut or its
+    clean RSUM stays below ``clean_baseline`` (interval of with minus baseline below 0); it agrees
+    in full where neither holds. Precondition: the run without it uses the shortcut and lost clean
+    RSUM against ``clean_baseline`` (something to recover)."""
     samples = dict(clean_without=clean_without, clean_with=clean_with, shortcut_without=shortcut_without,
                    shortcut_with=shortcut_with, clean_baseline=clean_baseline)
     if (early := _too_few(min_seeds, **samples)) is not None:
         return early
     seeds, floor = _seeds(*samples.values()), _at_chance(chance)
     uses, first = _shortcut_precondition(shortcut_without, threshold)
-    loss = welch_difference(clean_baseline, clean_without)
+    loss = difference(clean_baseline, clean_without, paired, level)
     precondition = (f"without the mitigation, {first}; clean RSUM below the baseline ({loss}): "
                     f"{'holds' if loss.high < 0 else 'fails'}")
     if not uses or loss.high >= 0:
         failed = "does not use the shortcut" if not uses else "lost no clean RSUM: nothing to recover"
         return Verdict("not testable here", f"the run without the mitigation {failed}", precondition, seeds)
-    clean = welch_difference(clean_without, clean_with)
-    shortcut = welch_difference(shortcut_without, shortcut_with)
+    clean = difference(clean_without, clean_with, paired, level)
+    shortcut = difference(shortcut_without, shortcut_with, paired, level)
+    short_of = difference(clean_baseline, clean_with, paired, level)
     at_chance = " (still below 3 x chance)" if _mean(clean_with) < floor else ""
     text = f"with minus without: clean RSUM {clean}{at_chance}, shortcut RSUM {shortcut}"
-    verdict, outcome = ("agree", "rises") if clean.low > 0 else ("not shown", "does not rise")
-    return Verdict(verdict, f"{text}: clean RSUM {outcome}", precondition, seeds)
+    if clean.low <= 0:
+        return Verdict("not shown", f"{text}: clean RSUM does not rise", precondition, seeds)
+    still_uses, below = uses_shortcut(shortcut_with, threshold), short_of.high < 0
+    gaps = [f"still uses the shortcut ({_mean(shortcut_with):.1f} >= {threshold:g})"] * still_uses + [
+        f"clean RSUM below the reference without a shortcut ({short_of})"] * below
+    if gaps:
+        return Verdict("partly", f"{text}: clean RSUM rises, but the model {' and '.join(gaps)}",
+                       precondition, seeds)
+    return Verdict("agree", f"{text}: clean RSUM rises to the reference and the shortcut is no longer "
+                   f"used", precondition, seeds)
 
 
 def mitigation_does_not_stop(clean_without: Sequence[float], clean_with: Sequence[float],
@@ -266,18 +349,79 @@ def mitigation_does_not_stop(clean_without: Sequence[float], clean_with: Sequenc
 
 
 def reliance_cut_more(shortcut_a: Sequence[float], shortcut_b: Sequence[float], name_a: str, name_b: str,
-                      min_seeds: int = 5) -> Verdict:
+                      min_seeds: int = 5, paired: bool = False, level: float = 0.95) -> Verdict:
     """Reliance on the shortcut (RSUM with it) is cut more by ``name_a`` than by ``name_b``: the
     interval of mean(a) - mean(b) lies below 0."""
     if name_a == name_b:
         raise ValueError(f"name_a and name_b must name two different mitigations, got {name_a!r} twice")
     if (early := _too_few(min_seeds, **{name_a: shortcut_a, name_b: shortcut_b})) is not None:
         return early
-    diff = welch_difference(shortcut_b, shortcut_a)
+    diff = difference(shortcut_b, shortcut_a, paired, level)
     text = f"shortcut RSUM {name_a} minus {name_b}: {diff}"
     outcome = f"{name_a} cuts it more" if diff.high < 0 else f"not lower with {name_a}"
     return Verdict("agree" if diff.high < 0 else "not shown", f"{text}: {outcome}", "",
                    _seeds(shortcut_a, shortcut_b))
+
+
+def rises(a: Sequence[float], b: Sequence[float], quantity: str, name_a: str, name_b: str,
+          min_seeds: int = 5, paired: bool = False, level: float = 0.95) -> Verdict:
+    """``quantity`` is higher under ``name_b`` than under ``name_a``: the interval of mean(b) -
+    mean(a) lies above 0 (e.g. LTD that reaches its bound against LTD as long with a loose one)."""
+    if (early := _too_few(min_seeds, **{name_a: a, name_b: b})) is not None:
+        return early
+    diff = difference(a, b, paired, level)
+    outcome = "higher" if diff.low > 0 else "not higher"
+    return Verdict("agree" if diff.low > 0 else "not shown",
+                   f"{quantity} {name_b} minus {name_a}: {diff}: {outcome} with {name_b}", "", _seeds(a, b))
+
+
+def ends_below_start(start_clean: Sequence[float], tuned_clean: Sequence[float], tuned_shortcut: Sequence[float],
+                     threshold: float = 500.0, min_seeds: int = 5, paired: bool = True,
+                     level: float = 0.95) -> Verdict:
+    """Claim 3c, CLIP's zero-shot half: fine-tuned with unique shortcuts, the model ends with a clean
+    RSUM below its own start's (zero-shot) clean RSUM: the interval of tuned minus start lies below
+    0. Seed i of both is the same start, so the comparison is paired by default. Counts only where
+    the fine-tuned model uses the shortcut."""
+    if (early := _too_few(min_seeds, start_clean=start_clean, tuned_clean=tuned_clean,
+                          tuned_shortcut=tuned_shortcut)) is not None:
+        return early
+    held, precondition = _shortcut_precondition(tuned_shortcut, threshold)
+    seeds = _seeds(start_clean, tuned_clean)
+    if not held:
+        return Verdict("not testable here", "the fine-tuned model does not use the shortcut", precondition, seeds)
+    diff = difference(start_clean, tuned_clean, paired, level)
+    text = (f"clean RSUM {_mean(tuned_clean):.1f} after fine-tuning with the shortcut vs {_mean(start_clean):.1f} "
+            f"at the start (difference {diff})")
+    below = diff.high < 0
+    return Verdict("agree" if below else "not shown", f"{text}: {'below' if below else 'not below'} the start",
+                   precondition, seeds)
+
+
+def share_kept_higher(clean_a: Sequence[float], unique_a: Sequence[float], shortcut_a: Sequence[float],
+                      clean_b: Sequence[float], unique_b: Sequence[float], shortcut_b: Sequence[float],
+                      name_a: str, name_b: str, threshold: float = 500.0, min_seeds: int = 5,
+                      level: float = 0.95) -> Verdict:
+    """The course's reading of claim 3b, "a good start protects content": setting ``a`` keeps a
+    larger share of its clean RSUM under unique shortcuts than setting ``b``. The share is
+    unique / clean per seed (the two variants of one setting share that seed); the settings share
+    no start, so the shares are compared with Welch's interval (a - b above 0). Counts only where
+    both settings use the shortcut, and only when they trained equally long (the caller's grids)."""
+    samples = dict(clean_a=clean_a, unique_a=unique_a, clean_b=clean_b, unique_b=unique_b)
+    if (early := _too_few(min_seeds, **samples)) is not None:
+        return early
+    held_a, pre_a = _shortcut_precondition(shortcut_a, threshold)
+    held_b, pre_b = _shortcut_precondition(shortcut_b, threshold)
+    precondition, seeds = f"{name_a}: {pre_a}; {name_b}: {pre_b}", _seeds(*samples.values())
+    if not (held_a and held_b):
+        return Verdict("not testable here", "a setting that does not use the shortcut keeps its content "
+                       "for another reason", precondition, seeds)
+    share_a = 100 * _values(unique_a, "unique_a") / _values(clean_a, "clean_a")
+    share_b = 100 * _values(unique_b, "unique_b") / _values(clean_b, "clean_b")
+    diff = welch_difference(share_b, share_a, level)
+    text = (f"share of clean RSUM kept: {name_a} {share_a.mean():.1f} %, {name_b} {share_b.mean():.1f} % "
+            f"(difference {diff}, percentage points)")
+    return Verdict("agree" if diff.low > 0 else "not shown",
+                   f"{text}: {'more' if diff.low > 0 else 'not more'} with {name_a}", precondition, seeds)
 
 
 def verdict_table(rows: Mapping[str, Verdict]) -> pd.DataFrame:

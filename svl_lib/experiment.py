@@ -145,6 +145,8 @@ def finish_run(out: Path, config: ExperimentConfig, model: ContrastiveModel, obj
                "device": str(device)}
     if isinstance(objective, LTDObjective):
         metrics["ltd_rec"] = ltd_reconstruction(model, objective, config, data)
+    if config.init_from is not None and config.init_parts == "all":
+        metrics["start"] = start_scores(config, out, data, device)
     if config.validate:
         best = max(read_validation(out), key=lambda r: r["clean_rsum"])
         metrics["best_on_validation"] = {"epoch": best["epoch"], "clean_rsum": best["clean_rsum"],
@@ -212,16 +214,34 @@ def ltd_reconstruction(model: ContrastiveModel, objective: LTDObjective, config:
                        data: RunData) -> dict[str, float]:
     """``metrics["ltd_rec"]``: the trained decoder's mean ``L_rec`` on the clean captions of the
     first :data:`LTD_REC_IMAGES` images of the ``"train"`` and the held-out ``"test"`` split
-    (:func:`~svl_lib.objectives.reconstruction_on_split`), whatever ``eval_split`` is. Targets
-    encoded for it are kept in the target cache file; the RNG is left as it was."""
+    (:func:`~svl_lib.objectives.reconstruction_on_split`), whatever ``eval_split`` is; and, where
+    the run has a shortcut and evaluates on the test split, on the same captions *with* their
+    evaluation shortcut (``train_shortcut``: the probes' injector of the train split;
+    ``test_shortcut``: the evaluation injector). A decoder that memorised training targets through
+    the number gains from the digits on training captions only. Targets encoded for it are kept
+    in the target cache file; the RNG is left as it was."""
     test = data.eval if config.eval_split == "test" else load_split(config, "test")
+    parts = [("train", data.train, None), ("test", test, None)]
+    if config.shortcut_mode != "none" and config.eval_split == "test" and data.probe_injector is not None:
+        parts += [("train_shortcut", data.train, data.probe_injector), ("test_shortcut", test, data.eval_injector)]
     known = len(objective.cache)
     with torch.random.fork_rng(devices=[]):
-        rec = {name: round(reconstruction_on_split(model, objective, corpus, max_images=LTD_REC_IMAGES), 6)
-               for name, corpus in (("train", data.train), ("test", test))}
+        rec = {name: round(reconstruction_on_split(model, objective, corpus, injector, LTD_REC_IMAGES), 6)
+               for name, corpus, injector in parts}
     if len(objective.cache) > known:
         save_targets(objective.cache, config)
     return rec
+
+
+def start_scores(config: ExperimentConfig, out: Path, data: RunData, device: torch.device) -> dict[str, Any]:
+    """``metrics["start"]``: the model this run was fine-tuned from (``init_from``, all of it),
+    evaluated as the run is, before any step on this data (the zero-shot score of a CLIP-like
+    start). The RNG is left as it was."""
+    with torch.random.fork_rng(devices=[]):
+        start = initial_model(config, out).to(device)
+        features = encode_conditions(start, data.eval, data.eval_injector, config.eval_conditions,
+                                     *start.image_transform(), num_workers=config.num_workers)
+    return {"eval": features.score()}
 
 
 def init_source(out_dir: Path | str, init_from: str) -> Path:

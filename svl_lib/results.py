@@ -18,6 +18,8 @@ mean ± sample standard deviation (``ddof=1``) over a setting's seeds (± 0 for 
 """
 from __future__ import annotations
 
+import io
+
 import warnings
 from collections.abc import Sequence
 from importlib.resources import files
@@ -94,7 +96,10 @@ def collect_runs(root: Path | str) -> pd.DataFrame:
     ``final_loss``, and for LTD runs the decoder's L_rec on the clean captions of the training and
     the held-out test split (``ltd_rec_train``, ``ltd_rec_test``) and the L_rec the constraint bounds,
     over the training batches of the last epoch (captions as fed; ``ltd_rec_constraint``), empty
-    for other runs, and for probed runs the mean
+    for other runs (with a shortcut, also on those captions with their evaluation shortcut:
+    ``ltd_rec_train_shortcut``, ``ltd_rec_test_shortcut``); for fine-tuned runs (``init_from``,
+    all of the model) the RSUM of their start under the same condition (``start_rsum``, the
+    zero-shot score); and for probed runs the mean
     attribute probe accuracy (%) of the image and caption embeddings (``probe_image``,
     ``probe_caption``).
     """
@@ -108,7 +113,10 @@ def collect_runs(root: Path | str) -> pd.DataFrame:
                  **{f"ltd_rec_{split}": v for split, v in metrics.get("ltd_rec", {}).items()},
                  **({"ltd_rec_constraint": last_epoch_mean(run, "rec")} if "ltd_rec" in metrics else {}),
                  **{_PROBE_KEYS[k]: v for k, v in run_summary(metrics).items() if k in _PROBE_KEYS}}
-        rows += [{**keys, "condition": c, **values, **extra} for c, values in metrics["eval"].items()]
+        start = metrics.get("start", {}).get("eval", {})
+        rows += [{**keys, "condition": c, **values, **extra,
+                  **({"start_rsum": start[c]["rsum"]} if c in start else {})}
+                 for c, values in metrics["eval"].items()]
     return pd.DataFrame(rows)
 
 
@@ -178,15 +186,18 @@ def mitigation_table(runs: dict[str, Sequence[dict]], decimals: int = 1) -> pd.D
     return table
 
 
-def write_results_csv(table: pd.DataFrame, path: Path | str, command: str) -> Path:
+def write_results_csv(table: pd.DataFrame, path: Path | str, command: str, stamp: str | None = None) -> Path:
     """Write a sweep's tidy table (:func:`collect_runs`) to ``path`` as CSV, its first line
-    ``# made by: <command>``. A file that this function did not write is never replaced: one
-    ``FileExistsError`` naming it, nothing written."""
+    ``# made by: <command>``, then ``stamp`` where given (the protocol it was made under,
+    :func:`svl_lib.protocols.stamp_line`). A file that this function did not write is never
+    replaced: one ``FileExistsError`` naming it, nothing written."""
     path = Path(path)
     if path.exists() and not path.read_text(errors="replace").startswith(CSV_STAMP):
         raise FileExistsError(f"{path} exists and was not written by svl_lib (no '{CSV_STAMP}' "
                               "first line): choose another --csv path")
-    return write_text(path, f"{CSV_STAMP}{command}\n" + table.to_csv(index=False))
+    header = f"{CSV_STAMP}{command}\n" + (f"{stamp}\n" if stamp else "")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return write_text(path, header + table.to_csv(index=False))
 
 
 def read_results_csv(path: Path | str | IO[str]) -> pd.DataFrame:
@@ -195,14 +206,23 @@ def read_results_csv(path: Path | str | IO[str]) -> pd.DataFrame:
     return pd.read_csv(path, comment="#")
 
 
-def grid_results(name: str) -> pd.DataFrame:
-    """The committed per-run results of the shipped grid ``name``
-    (``svl_lib/resources/grid_results/<name>.csv``, made by the command on its first line)."""
-    source = GRID_RESULTS / f"{name}.csv"
+def grid_results(name: str, stage: str = "exploratory") -> pd.DataFrame:
+    """The committed per-run results of the shipped grid ``name`` in ``stage``
+    (``svl_lib/resources/grid_results/<name>.csv`` for the exploratory seeds,
+    ``grid_results/confirmatory/<name>.csv`` for the fresh ones; made by the command on the first
+    line). ``attrs["stale"]`` says whether it was made under another protocol or grid than the
+    committed ones (:func:`svl_lib.protocols.is_stale`)."""
+    from .protocols import STAGES, is_stale
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
+    folder = GRID_RESULTS if stage == "exploratory" else GRID_RESULTS / "confirmatory"
+    source = folder / f"{name}.csv"
     if not source.is_file():
-        shipped = sorted(p.name.removesuffix(".csv") for p in GRID_RESULTS.iterdir()
-                         if p.name.endswith(".csv"))
-        raise ValueError(f"no committed results for grid {name!r}: shipped are {shipped}; "
-                         f"run it with python -m svl_lib.sweep --grid-file {name} --out DIR")
-    with source.open("r", encoding="utf-8") as handle:
-        return read_results_csv(handle)
+        shipped = sorted(p.name.removesuffix(".csv") for p in folder.iterdir()
+                         if p.name.endswith(".csv")) if folder.is_dir() else []
+        raise ValueError(f"no committed {stage} results for grid {name!r}: shipped are {shipped}; "
+                         f"run it with python -m svl_lib.sweep --grid-file {name} --stage {stage} --out DIR --csv FILE")
+    text = source.read_text(encoding="utf-8")
+    table = read_results_csv(io.StringIO(text))
+    table.attrs["stale"] = is_stale(text, name, stage)
+    return table

@@ -45,6 +45,7 @@ import pandas as pd
 
 from .config import ExperimentConfig
 from .experiment import run_experiment
+from .protocols import STAGES, stamp_line, stage_seeds
 from .registries import resolve
 from .results import collect_runs, write_results_csv
 from .run_folders import plan_run_folder, run_status
@@ -249,6 +250,9 @@ def main(argv: list[str] | None = None) -> int:
                         help="submitit parameters, e.g. slurm_partition=gpu timeout_min=720")
     parser.add_argument("--notebook", type=Path, help="sweep this notebook's parameters instead")
     parser.add_argument("--csv", type=Path, help="also write the last stage's per-run table to this CSV")
+    parser.add_argument("--stage", choices=STAGES, help="with --grid-file: run the seeds of this stage of "
+                        "the grid's protocols (svl_lib.protocols; confirmatory: the fresh seeds 5-9) in "
+                        "every stage of the grid, and record the protocol's hash in the CSV")
     args = parser.parse_args(argv)
     try:
         grid = parse_assignments(args.grid, many=True)
@@ -259,11 +263,14 @@ def main(argv: list[str] | None = None) -> int:
             for path in sweep_notebook(args.notebook, grid, args.out, fixed):
                 print(path)
             return 0
+        if args.stage is not None and args.grid_file is None:
+            parser.error("--stage applies to --grid-file")
         if args.grid_file is not None:
             if args.config is not None:
                 parser.error("--grid-file holds its own base config; change it with --set")
-            from .grids import load_grid  # grids builds on this module's plan_sweep
-            stages = [(g.base, g.points, g.grid, root, g)
+            from .grids import grid_names, load_grid  # grids builds on this module's plan_sweep
+            seeds = {"seed": stage_seeds(args.stage, args.grid_file)} if args.stage else {}
+            stages = [(g.base, g.points, {**g.grid, **seeds}, root, g)
                       for g, root in load_grid(args.grid_file).stages(args.out)]
             *first, (base, points, own, root, last) = stages  # --grid adds to the last stage
             stages = [*first, (base, points, {**own, **grid}, root, last)]
@@ -287,7 +294,9 @@ def main(argv: list[str] | None = None) -> int:
             table = run_sweep(base.replace(**fixed), swept, root, points=points)
             if args.csv is not None and experiment is last:  # with the command that made it
                 command = shlex.join(["python", "-m", "svl_lib.sweep", *(argv or sys.argv[1:])])
-                write_results_csv(table, args.csv, command)
+                plain = last is not None and not (grid or fixed) and last.name in grid_names()
+                stamp = stamp_line(last.name, args.stage or "exploratory") if plain else None
+                write_results_csv(table, args.csv, command, stamp)
             columns = ["run", "condition", "i2t_r1", "t2i_r1", "rsum"]
             with pd.option_context("display.width", 160, "display.max_rows", 200):
                 print(table[columns].round(2).to_string(index=False))

@@ -6,8 +6,9 @@ import pytest
 from scipy import stats
 
 from svl_lib.claims import (VERDICTS, Difference, Verdict, bits_trend, clean_collapse, combine,
-                            mitigation_does_not_stop, mitigation_helps, one_sided_no_harm,
-                            reliance_cut_more, shortcut_used, uses_shortcut, verdict_table,
+                            ends_below_start, family_level, holm, mitigation_does_not_stop,
+                            mitigation_helps, one_sided_no_harm, paired_difference, reliance_cut_more,
+                            rises, share_kept_higher, shortcut_used, uses_shortcut, verdict_table,
                             welch_difference)
 
 
@@ -43,11 +44,61 @@ def test_welch_with_one_constant_side_is_the_one_sample_interval() -> None:
 
 
 def test_welch_of_two_constant_samples_collapses_to_the_mean() -> None:
-    assert welch_difference([5.0, 5.0, 5.0], [7.0, 7.0]) == Difference(2.0, 2.0, 2.0, 3, 2, 0.95)
+    diff = welch_difference([5.0, 5.0, 5.0], [7.0, 7.0])
+    assert (diff.mean, diff.low, diff.high, diff.n_a, diff.n_b, diff.paired) == (2.0, 2.0, 2.0, 3, 2, False)
+    assert math.isnan(diff.p)
 
 
 def test_difference_prints_mean_interval_level_and_counts() -> None:
     assert str(Difference(-12.34, -20.06, -4.52, 5, 5, 0.95)) == "-12.3 [-20.1, -4.5] (95 %, n=5/5)"
+    assert str(Difference(-12.34, -20.06, -4.52, 5, 5, 1 - 0.05 / 6, True)) == \
+        "-12.3 [-20.1, -4.5] (99.2 %, paired, n=5)"
+
+
+# ---------------------------------------------------------------- paired intervals and families
+
+def test_paired_matches_scipy_paired_t_test() -> None:
+    a, b = [401.0, 395.5, 410.2, 399.9, 404.1], [380.3, 391.0, 377.7, 385.2, 390.0]
+    diff = paired_difference(a, b, level=0.9)
+    test = stats.ttest_rel(b, a)
+    expected = test.confidence_interval(0.9)
+    assert diff.paired and diff.mean == pytest.approx((sum(b) - sum(a)) / 5)
+    assert (diff.low, diff.high) == pytest.approx((expected.low, expected.high))
+    assert diff.p == pytest.approx(test.pvalue) and str(diff).endswith("(90 %, paired, n=5)")
+
+
+def test_paired_is_narrower_than_welch_where_seeds_share_their_spread() -> None:
+    """Two settings whose seeds move together (a shared start): the seed spread cancels in the
+    per-seed differences, so the paired interval shows a difference Welch's cannot."""
+    a = [300.0, 340.0, 380.0, 420.0, 460.0]
+    b = [x + 10.0 + d for x, d in zip(a, [-1.0, 1.0, 0.0, -0.5, 0.5])]
+    paired, welch = paired_difference(a, b), welch_difference(a, b)
+    assert paired.low > 0 > welch.low
+    assert (paired.high - paired.low) * 25 < welch.high - welch.low
+
+
+@pytest.mark.parametrize("a, b, message", [([1.0, 2.0, 3.0], [1.0, 2.0], "one value per seed"),
+                                           ([1.0], [2.0], "at least 2 seeds")])
+def test_paired_rejects_unmatched_or_single_seeds(a, b, message) -> None:
+    with pytest.raises(ValueError, match=message):
+        paired_difference(a, b)
+
+
+def test_holm_by_hand_and_bonferroni_level() -> None:
+    """p = 0.01, 0.04, 0.03: sorted 0.01 x 3 = 0.03, 0.03 x 2 = 0.06, then max(0.06, 0.04 x 1)."""
+    assert holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
+    assert holm([0.5, float("nan")])[0] == pytest.approx(1.0) and math.isnan(holm([0.5, float("nan")])[1])
+    assert family_level(1) == pytest.approx(0.95) and family_level(10) == pytest.approx(0.995)
+    with pytest.raises(ValueError, match="at least 1 test"):
+        family_level(0)
+
+
+def test_a_family_level_widens_the_interval_a_rule_reads() -> None:
+    """The same numbers: a harm bound met at 95 % is not met at a 10-test family's 99.5 %."""
+    clean, one_sided = seeds(400.0), [x - 37.0 for x in seeds(400.0)]
+    one_sided[0] -= 3.0
+    assert one_sided_no_harm(clean, one_sided, paired=True).verdict == "agree"
+    assert one_sided_no_harm(clean, one_sided, paired=True, level=family_level(10)).verdict == "not shown"
 
 
 @pytest.mark.parametrize("a, b, message", [([1.0], [1.0, 2.0], "a has 1"), ([1.0, 2.0], [3.0], "b has 1"),
@@ -122,6 +173,7 @@ def test_one_sided_no_harm_needs_seeds() -> None:
 
 AGREE, SHOWN_NOT = Verdict("agree", "a", "", "3 seeds"), Verdict("not shown", "n", "", "5 seeds")
 UNTESTABLE = Verdict("not testable here", "u", "x: fails", "5 seeds")
+PARTLY = Verdict("partly", "p", "", "5 seeds")
 
 
 @pytest.mark.parametrize("parts, expected", [([AGREE, AGREE], "agree"), ([AGREE, SHOWN_NOT], "partly"),
@@ -130,6 +182,12 @@ UNTESTABLE = Verdict("not testable here", "u", "x: fails", "5 seeds")
                                              ([SHOWN_NOT, UNTESTABLE], "not shown")])
 def test_combine(parts, expected) -> None:
     assert combine(parts).verdict == expected
+
+
+@pytest.mark.parametrize("parts", [[PARTLY, SHOWN_NOT], [PARTLY, PARTLY], [PARTLY, UNTESTABLE], [AGREE, PARTLY]])
+def test_combine_keeps_a_partly(parts) -> None:
+    """A part that agrees partly is not folded into "not shown"."""
+    assert combine(parts).verdict == "partly"
 
 
 def test_combine_joins_reasons_preconditions_and_seeds() -> None:
@@ -159,6 +217,13 @@ def test_clean_collapse_needs_a_significant_loss(kind) -> None:
     assert verdict.verdict == "not shown"
 
 
+def test_a_full_collapse_needs_a_significant_loss_too() -> None:
+    """Below 3 x chance with the shortcut, but from a baseline whose seeds spread as widely: no
+    significant loss, so no collapse."""
+    verdict = clean_collapse(around(10.0, 10.0), around(2.0, 0.2), around(590.0), chance=1.0, kind="full")
+    assert verdict.verdict == "not shown"
+
+
 def test_clean_collapse_counts_only_where_the_shortcut_is_used() -> None:
     verdict = clean_collapse(around(400.0), around(1.0), around(406.4), chance=1.0, kind="full")
     assert verdict.verdict == "not testable here" and "406.4" in verdict.reason
@@ -185,14 +250,24 @@ BITS = [0, 1, 2, 3, 4, 5]
     ([400, 410, 380, 420, 390, 400], [590, 560, 580, 570, 590, 560], "not shown")])
 def test_bits_trend(clean, shortcut, expected) -> None:
     verdict = bits_trend(BITS, clean, shortcut)
-    assert verdict.verdict == expected and verdict.seeds == "6 points (n_bits 0-5)"
+    assert verdict.verdict == expected and verdict.seeds == "6 points (n_bits 0-5), 1-1 seeds each"
 
 
 def test_bits_trend_needs_four_points_of_the_same_length() -> None:
     verdict = bits_trend([0, 1, 2], [3, 2, 1], [1, 2, 3])
     assert verdict.verdict == "not testable here" and verdict.precondition == "at least 4 distinct n_bits: fails"
-    with pytest.raises(ValueError, match="one value per point"):
+    with pytest.raises(ValueError, match="one value per run"):
         bits_trend(BITS, [1, 2, 3], [1, 2, 3, 4, 5, 6])
+
+
+def test_bits_trend_reads_per_point_means_and_needs_its_seeds() -> None:
+    """Two seeds per point: one rank swap within a point's seeds does not move the means' order."""
+    bits = [b for b in BITS for _ in range(2)]
+    clean = [v for x in [400, 380, 300, 250, 200, 100] for v in (x - 30, x + 30)]
+    shortcut = [v for x in [400, 450, 500, 520, 560, 590] for v in (x + 40, x - 40)]
+    assert bits_trend(bits, clean, shortcut, min_seeds=2).verdict == "agree"
+    short = bits_trend(bits, clean, shortcut, min_seeds=3)
+    assert short.verdict == "not testable here" and short.precondition == "at least 3 seeds per point: fails"
 
 
 # ---------------------------------------------------------------- claim 5 and the mitigations
@@ -205,12 +280,25 @@ def seeds(x: float) -> list[float]:
     return [x + d for d in FIVE]
 
 
-def test_mitigation_helps_when_the_clean_rsum_rises() -> None:
+def test_mitigation_helps_partly_when_the_clean_rsum_rises_but_the_shortcut_stays() -> None:
+    """The paper's claim: a mitigation *partly* reduces shortcut learning. Clean RSUM rises, yet the
+    model still uses the shortcut (520 >= 500) and stays below the reference (400)."""
     verdict = mitigation_helps(seeds(200.0), seeds(260.0), seeds(590.0), seeds(520.0), seeds(400.0), chance=1.0)
-    assert verdict.verdict == "agree" and verdict.seeds == "5 seeds"
+    assert verdict.verdict == "partly" and verdict.seeds == "5 seeds"
+    assert "still uses the shortcut" in verdict.reason and "below the reference" in verdict.reason
     assert "clean RSUM 60.0 [" in verdict.reason and "shortcut RSUM -70.0 [" in verdict.reason
     assert verdict.precondition.startswith("without the mitigation, shortcut RSUM 590.0 >= 500: holds")
     assert verdict.precondition.endswith(": holds")
+
+
+@pytest.mark.parametrize("shortcut_with, clean_with, expected, gap", [
+    (300.0, 400.0, "agree", ""), (300.0, 300.0, "partly", "below the reference"),
+    (560.0, 400.0, "partly", "still uses the shortcut")])
+def test_mitigation_helps_in_full_only_without_the_shortcut_and_at_the_reference(
+        shortcut_with, clean_with, expected, gap) -> None:
+    verdict = mitigation_helps(seeds(200.0), seeds(clean_with), seeds(590.0), seeds(shortcut_with), seeds(400.0),
+                               chance=1.0, paired=True)
+    assert verdict.verdict == expected and gap in verdict.reason and "paired, n=5" in verdict.reason
 
 
 def test_mitigation_helps_not_shown_when_the_clean_rsum_stays() -> None:
@@ -224,7 +312,7 @@ def test_mitigation_helps_says_when_the_mitigated_run_is_still_at_chance() -> No
     near = [0.1 * d for d in FIVE]
     verdict = mitigation_helps([1.0 + d for d in near], [4.0 + d for d in near], seeds(590.0), seeds(590.0),
                                seeds(400.0), chance=5.0)
-    assert verdict.verdict == "agree" and "(still below 3 x chance)" in verdict.reason
+    assert verdict.verdict == "partly" and "(still below 3 x chance)" in verdict.reason
 
 
 @pytest.mark.parametrize("shortcut_without, clean_without, failed", [
@@ -331,3 +419,33 @@ def test_shortcut_used_reads_the_mean_shortcut_rsum_against_the_threshold() -> N
     assert low.verdict == "not shown" and "410.0 >= 500: fails" in low.reason
     assert shortcut_used([599.9, 599.9, 599.9], threshold=600).verdict == "not shown"
     assert shortcut_used([550.0, 560.0]).verdict == "not testable here"  # 2 seeds < 3
+
+
+# ---------------------------------------------------------------- controls: start, length, zero-shot
+
+def test_rises_reads_the_interval_of_b_minus_a() -> None:
+    tight, loose = seeds(130.0), seeds(60.0)
+    assert rises(loose, tight, "clean RSUM", "eta 0.4", "eta 0.05", paired=True).verdict == "agree"
+    flat = rises(loose, [x + 1.0 for x in loose[::-1]], "clean RSUM", "eta 0.4", "eta 0.05")
+    assert flat.verdict == "not shown" and "not higher with eta 0.05" in flat.reason
+    assert rises(loose[:3], tight, "clean RSUM", "a", "b").verdict == "not testable here"
+
+
+@pytest.mark.parametrize("tuned, shortcut, expected", [
+    (150.0, 590.0, "agree"), (250.0, 590.0, "not shown"), (150.0, 420.0, "not testable here")])
+def test_ends_below_start(tuned, shortcut, expected) -> None:
+    verdict = ends_below_start(seeds(200.0), seeds(tuned), seeds(shortcut))
+    assert verdict.verdict == expected
+    if expected != "not testable here":
+        assert "paired, n=5" in verdict.reason
+
+
+@pytest.mark.parametrize("unique_a, shortcut_b, expected", [
+    (150.0, 590.0, "agree"), (40.0, 590.0, "not shown"), (150.0, 450.0, "not testable here")])
+def test_share_kept_higher(unique_a, shortcut_b, expected) -> None:
+    """a keeps 150/200 = 75 % (or 20 %), b keeps 40/200 = 20 %."""
+    verdict = share_kept_higher(seeds(200.0), seeds(unique_a), seeds(590.0), seeds(200.0), seeds(40.0),
+                                seeds(shortcut_b), "fine-tuned", "from scratch")
+    assert verdict.verdict == expected
+    if expected == "agree":
+        assert "fine-tuned 75.0 %, from scratch 20.0 %" in verdict.reason

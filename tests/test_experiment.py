@@ -216,6 +216,9 @@ def test_init_from_fine_tunes_a_finished_run(tiny_runs, tmp_path) -> None:
         run_experiment(config, tmp_path / name)
         first[name] = json.loads((tmp_path / name / "history.jsonl").open().readline())["loss"]
     assert first["tuned"] < first["scratch"]  # it starts from the trained model, not from scratch
+    start = json.loads((tmp_path / "tuned" / "metrics.json").read_text())["start"]["eval"]
+    assert start["clean"]["rsum"] == clean.metrics["eval"]["clean"]["rsum"]  # its start, as evaluated
+    assert "start" not in json.loads((tmp_path / "scratch" / "metrics.json").read_text())
     assert tuned.key() != scratch.key()
     saved = torch.load(tmp_path / "tuned" / "model.pt", weights_only=True)["state_dict"]
     assert saved["log_scale"].item() == pytest.approx(math.log(2.0))  # the fixed 1/0.5 is kept

@@ -15,7 +15,9 @@ EXPECTED = {  # grid -> number of runs
     "claims_pretrain": 5, "claims_finetune": 30, "claims_image_tower": 30, "claims_scratch": 30,
     "trial_clipping": 15, "trial_headroom": 60, "trial_caption_side": 30, "trial_image_side_ltd": 5,
     "trial_caption_only": 10, "trial_memorisation": 20, "trial_paper_ltd": 20,
-    "trial_decoder_warmup": 15,
+    "trial_decoder_warmup": 15, "claims_bits": 21, "control_scratch_stage1": 10, "control_scratch_matched": 10,
+    "claims_pretrain_shortcut": 5, "control_shortcut_start": 10, "control_image_tower_matched": 10,
+    "trial_ltd_length": 15,
 }
 
 
