@@ -27,10 +27,10 @@ extensions = ["myst_nb", "sphinx.ext.githubpages"]   # githubpages: .nojekyll, s
 root_doc = "README"
 NAVIGATION = {  # caption -> documents, in the order of the sidebar
     "Notebooks": sorted(f"notebooks/{p.stem}" for p in (ROOT / "notebooks").glob("[0-9]*.ipynb")),
-    "Reference": ["notebooks/GLOSSARY", "docs/workshop", "docs/paper"],
+    "Reference": ["notebooks/GLOSSARY", "docs/workshop", "docs/paper", "docs/claims"],
 }
 include_patterns = ["README.md", "notebooks/*.ipynb", "notebooks/GLOSSARY.md", "docs/workshop.md",
-                    "docs/paper.md"]
+                    "docs/paper.md", "docs/claims.md"]
 # Pruned from the walk over the repository (the virtual environment, run folders, data).
 exclude_patterns = [".*", "**/.*", "docs/_build", "outputs", "runs", "data", "svl_lib", "tests",
                     "benchmarks", "build", "dist", "*.egg-info"]

@@ -23,7 +23,6 @@ import numpy as np
 import pandas as pd
 
 from . import claims as rules
-from .claims import Verdict
 from .config import ExperimentConfig
 from .data import load_split
 from .grids import load_grid
@@ -54,9 +53,10 @@ def variant(row: pd.Series | dict) -> str:
 
 def grid_tables(names: list[str] | tuple[str, ...], recompute: bool = False, root: Path | str | None = None,
                 shrink: dict | None = None, seeds: int | None = None) -> dict[str, pd.DataFrame]:
-    """Each shipped grid's table: its committed results, or with ``recompute`` the grid run
-    (train-or-load) under ``root/<name>``; ``shrink`` overrides fields of every run (e.g. a FAST
-    check) and ``seeds`` keeps the first seeds only."""
+    """Each shipped grid's table with a ``variant`` column (:data:`VARIANTS`): its committed
+    (exploratory) results, or with ``recompute`` the grid run (train-or-load) under
+    ``root/<name>``; ``shrink`` overrides fields of every run (e.g. a FAST check) and ``seeds``
+    keeps the first seeds only."""
     tables = {}
     for name in names:
         if recompute:
@@ -70,15 +70,14 @@ def grid_tables(names: list[str] | tuple[str, ...], recompute: bool = False, roo
             table = grid_results(name)
             if seeds:
                 table = table[table["seed"] < seeds]
-        tables[name] = table.reset_index(drop=True)
+        tables[name] = table.reset_index(drop=True).pipe(lambda t: t.assign(variant=t.apply(variant, axis=1)))
     return tables
 
 
 def claims_results(recompute: bool = False, root: Path | str | None = None,
                    shrink: dict | None = None, seeds: int | None = None) -> dict[str, pd.DataFrame]:
-    """:func:`grid_tables` of the three settings, with a ``variant`` column (:data:`VARIANTS`)."""
-    return {name: table.assign(variant=table.apply(variant, axis=1)) for name, table in
-            grid_tables(tuple(SETTINGS), recompute, root, shrink, seeds).items()}
+    """:func:`grid_tables` of the three settings."""
+    return grid_tables(tuple(SETTINGS), recompute, root, shrink, seeds)
 
 
 def per_seed(table: pd.DataFrame, name: str, condition: str = "clean") -> list[float]:
@@ -125,62 +124,6 @@ def mean_std(values: list[float]) -> str:
     return f"{np.mean(values):.1f} ± {np.std(values, ddof=1):.1f}" if len(values) > 1 else f"{values[0]:.1f}"
 
 
-def course_verdicts(tables: dict[str, pd.DataFrame], bits: pd.DataFrame,
-                    trials: dict[str, pd.DataFrame] | None = None) -> dict[str, Verdict]:
-    """Every claim's verdict on the course's runs. ``bits``: notebook 02's sweep, one row per
-    n_bits with columns ``n_bits``, ``clean`` and ``shortcut`` (RSUM). With ``trials``
-    (:func:`trial_results`), LTD's row also on trial T7's 5,000-image setting and on trial T2's
-    paper bound (its runs that reach it), where the bound is met."""
-    def get(name: str, kind: str, condition: str = "clean") -> list[float]:
-        return per_seed(tables[name], kind, condition)
-
-    chance = {name: float(t["chance_rsum"].iloc[0]) for name, t in tables.items()}
-    one_sided = [rules.one_sided_no_harm(get(n, "clean"), get(n, side))
-                 for n in SETTINGS for side in ("image-only", "caption-only")]
-    verdicts = {
-        "2. A shortcut on one side only does no harm": rules.combine(one_sided, "settings and sides"),
-        "3a. With unique shortcuts the model uses the shortcut":
-            rules.combine([rules.shortcut_used(get(n, "unique", "shortcut")) for n in SETTINGS]),
-        "3b. ...and loses clean RSUM part of the way, as CLIP (CLIP analogue)": _collapse(
-            get, chance, "claims_finetune", "partial"),
-        "3b. ...and loses it to about 0, as VSE++ (VSE++ analogue, from scratch)": rules.combine(
-            [_collapse(get, chance, n, "full") for n in ("claims_image_tower", "claims_scratch")]),
-        "4. More shortcut bits: clean RSUM falls, shortcut RSUM rises": rules.bits_trend(
-            bits["n_bits"], bits["clean"], bits["shortcut"]),
-    }
-    for name, label in SETTINGS.items():
-        for method in ("LTD", "IFM"):
-            args = (get(name, "unique"), get(name, f"unique + {method}"), get(name, "unique", "shortcut"),
-                    get(name, f"unique + {method}", "shortcut"), get(name, "clean"), chance[name])
-            verdicts[f"5. {method} helps: {label}"] = rules.mitigation_helps(*args)
-    if trials is not None:
-        memo, big = trials["trial_memorisation"], dict(n_train=5000)
-        chance_big = float(memo[memo["n_train"] == 5000]["chance_rsum"].iloc[0])
-        verdicts["5. LTD helps: from scratch, 5,000 images (T7, L_rec within its bound)"] = rules.mitigation_helps(
-            select(memo, **big, **PLAIN), select(memo, **big, **LTD),
-            select(memo, condition="shortcut", **big, **PLAIN), select(memo, condition="shortcut", **big, **LTD),
-            select(memo, **big, shortcut_mode="none"), chance_big)
-        paper, eta = trials["trial_paper_ltd"], 0.05
-        reached = within_bound(paper, eta)
-        verdicts[f"5. LTD helps: from scratch, the paper's eta {eta} run to it (T2, 30 epochs)"] = rules.mitigation_helps(
-            select(paper, **PLAIN), select(reached, **LTD), select(paper, condition="shortcut", **PLAIN),
-            select(reached, condition="shortcut", **LTD), select(paper, shortcut_mode="none"),
-            float(paper["chance_rsum"].iloc[0]))
-    name = "claims_image_tower"
-    verdicts["5. IFM does not stop the VSE++ collapse: " + SETTINGS[name]] = rules.mitigation_does_not_stop(
-        get(name, "unique"), get(name, "unique + IFM"), get(name, "unique", "shortcut"),
-        get(name, "clean"), chance[name])
-    verdicts["6. LTD cuts reliance on the shortcut more than IFM"] = rules.combine(
-        [rules.reliance_cut_more(get(n, "unique + LTD", "shortcut"), get(n, "unique + IFM", "shortcut"),
-                                 "LTD", "IFM") for n in SETTINGS])
-    return verdicts
-
-
-def _collapse(get, chance: dict[str, float], name: str, kind: str) -> Verdict:
-    return rules.clean_collapse(get(name, "clean"), get(name, "unique"), get(name, "unique", "shortcut"),
-                                chance[name], kind)
-
-
 def paper_rsum(model: str, train: str, evaluated: str = "clean", dataset: str = "coco") -> float:
     """The paper's RSUM of ``model`` trained under ``train`` and evaluated ``evaluated``; where it
     logged several runs, their mean (the source column names it), not the first run's."""
@@ -191,31 +134,27 @@ def paper_rsum(model: str, train: str, evaluated: str = "clean", dataset: str = 
     return float(mean.group(1)) if mean else float(row["rsum"])
 
 
-def paper_side() -> dict[str, str]:
-    """The paper's COCO numbers behind each claim of :func:`course_verdicts` (prefix match)."""
+def paper_side(claim_id: str) -> str:
+    """The paper's COCO numbers behind the verdict row ``claim_id`` (:mod:`svl_lib.protocols`)."""
     rsum = paper_rsum
     clip, vse = "CLIP RN50", "VSE++"
-    return {
-        "2.": f"CLIP image-only {rsum(clip, 'image-only shortcut'):.0f}, caption-only "
-              f"{rsum(clip, 'caption-only shortcut'):.0f} (baseline {rsum(clip, 'baseline'):.0f}); VSE++ "
-              f"caption-only {rsum(vse, 'caption-only shortcut'):.0f} (baseline {rsum(vse, 'baseline'):.0f})",
-        "3a.": f"CLIP {rsum(clip, 'unique shortcut', 'shortcut'):.0f}, VSE++ "
-               f"{rsum(vse, 'unique shortcut', 'shortcut'):.0f}",
-        "3b. ...and loses clean RSUM part": f"CLIP {rsum(clip, 'baseline'):.0f} → {rsum(clip, 'unique shortcut'):.0f}",
-        "3b. ...and loses it to about 0": f"VSE++ {rsum(vse, 'baseline'):.0f} → {rsum(vse, 'unique shortcut'):.1f}",
-        "4.": "clean falls, shortcut rises with n_bits (both models, both datasets; the curves dip)",
-        "5.": "the course does not have the paper's Section 6 numbers",
-        "6.": "the course does not have the paper's Section 6 numbers",
+    sides = {
+        "2": f"CLIP image-only {rsum(clip, 'image-only shortcut'):.0f}, caption-only "
+             f"{rsum(clip, 'caption-only shortcut'):.0f} (baseline {rsum(clip, 'baseline'):.0f}); VSE++ "
+             f"caption-only {rsum(vse, 'caption-only shortcut'):.0f} (baseline {rsum(vse, 'baseline'):.0f})",
+        "3a": f"CLIP {rsum(clip, 'unique shortcut', 'shortcut'):.0f}, VSE++ "
+              f"{rsum(vse, 'unique shortcut', 'shortcut'):.0f}",
+        "3b-clip": f"CLIP {rsum(clip, 'baseline'):.0f} → {rsum(clip, 'unique shortcut'):.0f}",
+        "3b-vse": f"VSE++ {rsum(vse, 'baseline'):.0f} → {rsum(vse, 'unique shortcut'):.1f}",
+        "3c": f"CLIP zero-shot {rsum(clip, 'zero-shot'):.0f} → {rsum(clip, 'unique shortcut'):.0f} fine-tuned",
+        "4": "clean falls, shortcut rises with n_bits (both models, both datasets; the curves dip)",
     }
-
-
-def claims_table(verdicts: dict[str, Verdict]) -> pd.DataFrame:
-    """:func:`svl_lib.claims.verdict_table` with the paper's side of each claim."""
-    table = rules.verdict_table(verdicts)
-    paper = paper_side()
-    table.insert(0, "paper (COCO)", [next(v for k, v in paper.items() if claim.startswith(k))
-                                     for claim in table.index])
-    return table
+    if claim_id == "5-ifm-stop":
+        return "stated by a summary of the paper; the paper's tables the course has hold no IFM numbers"
+    if claim_id in sides:
+        return sides[claim_id]
+    return "the course's own control, not a claim of the paper" if claim_id[0] in "SL" or claim_id == "T7" \
+        else "the course does not have the paper's Section 6 numbers"
 
 
 # Field filters of the unique-shortcut variants (for :func:`select`).
@@ -237,3 +176,17 @@ def select(table: pd.DataFrame, column: str = "rsum", condition: str = "clean", 
     for key, value in fields.items():
         rows = rows[rows[key] == value]
     return rows.sort_values("seed")[column].astype(float).tolist()
+
+
+def seeded(table: pd.DataFrame, column: str = "rsum", condition: str = "clean", **fields) -> pd.Series:
+    """``column`` of the runs whose config fields equal ``fields`` under ``condition``, indexed by seed."""
+    rows = table[table["condition"] == condition]
+    for key, value in fields.items():
+        rows = rows[rows[key] == value]
+    return rows.set_index("seed")[column].astype(float).sort_index()
+
+
+def paired(*series: pd.Series) -> list[list[float]]:
+    """The values of each series on the seeds all of them have, in seed order."""
+    common = sorted(set.intersection(*(set(s.dropna().index) for s in series)))
+    return [s.loc[common].tolist() for s in series]

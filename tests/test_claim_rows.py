@@ -1,0 +1,60 @@
+"""svl_lib.claim_rows: every protocol row judged on the committed results of its stage, paired by
+seed at its family's level, stale rows shown as stale, and the pairing and filters the protocols
+name (seeds both sides have; LTD runs within their bound)."""
+import pandas as pd
+import pytest
+
+from svl_lib import claim_rows
+from svl_lib.claims import VERDICTS
+from svl_lib.protocols import protocols
+
+
+@pytest.fixture(scope="module")
+def exploratory() -> dict[str, pd.DataFrame]:
+    return claim_rows.stage_tables("exploratory")
+
+
+def test_every_row_of_a_stage_gets_a_verdict_from_its_rule(exploratory) -> None:
+    verdicts = claim_rows.course_verdicts(exploratory, "exploratory")
+    expected = [claim_rows.label(p) for p in protocols().values() if "exploratory" in p.stages]
+    assert list(verdicts) == expected and set(claim_rows.ROWS) == set(protocols())
+    assert all(v.verdict in VERDICTS for v in verdicts.values())
+    mitigation = verdicts[claim_rows.label(protocols()["5-ltd-finetune"])]
+    assert "(99.4 %, paired, n=5)" in mitigation.reason  # claim 5's family: 9 tests
+
+
+def test_a_row_without_runs_in_its_stage_is_not_testable(exploratory) -> None:
+    verdicts = claim_rows.course_verdicts({k: v for k, v in exploratory.items() if k != "trial_paper_ltd"},
+                                          "exploratory")
+    course = verdicts[claim_rows.label(protocols()["5-ltd-course"])]
+    assert course.verdict == "not testable here" and "no exploratory runs of trial_paper_ltd" in course.reason
+
+
+def test_a_stale_table_shows_its_rows_as_stale_never_as_verdicts(exploratory) -> None:
+    stale = dict(exploratory)
+    stale["claims_finetune"] = exploratory["claims_finetune"].copy()
+    stale["claims_finetune"].attrs["stale"] = True
+    table = claim_rows.verdicts_side_by_side(stale, {})
+    rows = [claim_rows.label(p) for p in protocols().values() if "claims_finetune" in p.grids
+            and "exploratory" in p.stages]
+    assert set(table.loc[rows, "exploratory"]) == {claim_rows.STALE}
+    assert claim_rows.STALE not in set(table.drop(index=rows)["exploratory"])
+    assert claim_rows.reasons(stale, "exploratory").loc[rows[0], "verdict"] == claim_rows.STALE
+    assert table["paper (COCO)"].str.len().max() <= 200
+
+
+def test_paired_keeps_the_seeds_every_side_has() -> None:
+    a = pd.Series([1.0, 2.0, 3.0], index=[0, 1, 2])
+    b = pd.Series([10.0, 30.0], index=[2, 0])
+    assert claim_rows.paired(a, b) == [[1.0, 3.0], [30.0, 10.0]]
+
+
+def test_ltd_rows_count_only_runs_within_their_bound(exploratory) -> None:
+    """T2's clean-target runs: with every seed but one pushed out of the bound, the row has one
+    pair left and is not testable; the unique reference keeps all five seeds."""
+    paper = exploratory["trial_paper_ltd"].copy()
+    ltd = (paper["ltd"] == "constrained") & (paper["ltd_bound"] == 0.05)
+    paper.loc[ltd & (paper["seed"] > 0), "ltd_rec_constraint"] = 0.5
+    verdict = claim_rows.course_verdicts({**exploratory, "trial_paper_ltd": paper}, "exploratory")[
+        claim_rows.label(protocols()["5-ltd-course"])]
+    assert verdict.verdict == "not testable here" and "too few seeds" in verdict.reason
