@@ -10,7 +10,7 @@ were seen) and
 ``confirmatory`` (fresh seeds 5-9, run after the protocols were committed).
 
 A results CSV made by ``python -m svl_lib.sweep --grid-file <grid> --csv ...`` carries, on its
-second line, :func:`protocol_hash` of its grid (every run field, the grids it requires included),
+second line, :func:`protocol_hash` of its grid (its file's run fields, the grids it requires included),
 of the protocols that read it, and of the stage's seeds. :func:`is_stale` compares that line with
 the hash now: a protocol or grid changed after the CSV was written makes every verdict that
 reads it "stale: re-run".
@@ -82,12 +82,13 @@ def stage_seeds(stage: str, grid: str) -> list[int]:
 
 
 def _grid_fields(grid: str) -> dict[str, Any]:
-    """What defines ``grid``'s runs (not its prose): base, points, grid, and the same of the grid
-    it requires, recursively."""
-    from .grids import load_grid
-    loaded = load_grid(grid)
-    return {"base": loaded.base.to_dict(), "points": loaded.points, "grid": dict(loaded.grid),
-            "requires": _grid_fields(loaded.requires) if loaded.requires else None}
+    """What defines ``grid``'s runs, as its file writes it (not its prose, and not the library's
+    defaults, so that a new config field leaves existing results valid): base, points, grid, and
+    the same of the grid it requires, recursively."""
+    from .grids import GRIDS
+    data = json.loads((GRIDS / f"{grid}.json").read_text(encoding="utf-8"))
+    return {"base": data["base"], "points": data.get("points", [{}]), "grid": data.get("grid", {}),
+            "requires": _grid_fields(data["requires"]) if data.get("requires") else None}
 
 
 def protocol_hash(grid: str, stage: str) -> str:

@@ -102,3 +102,13 @@ def test_sweep_stage_runs_the_fresh_seeds_in_every_stage_and_stamps_the_csv(tmp_
     sweep.main(["--grid-file", "claims_finetune", "--out", str(tmp_path / "runs"), "--csv", str(csv),
                 "--set", "epochs=2"])
     assert protocols.is_stale(csv.read_text(), "claims_finetune", "exploratory")
+
+
+def test_a_new_config_field_leaves_every_protocol_hash_as_it_was(monkeypatch) -> None:
+    """The hash reads the grid files as written, not the library's defaults: adding a config field
+    (a new option with its default) does not make every committed result stale."""
+    from svl_lib.config import ExperimentConfig
+    before = {g: protocols.protocol_hash(g, "exploratory") for g in ("claims_finetune", "trial_paper_ltd")}
+    plain = ExperimentConfig.to_dict
+    monkeypatch.setattr(ExperimentConfig, "to_dict", lambda self: {**plain(self), "precision": "bf16"})
+    assert {g: protocols.protocol_hash(g, "exploratory") for g in before} == before
