@@ -3,9 +3,9 @@
 The source directory is the repository root and this folder holds only the configuration
 (``sphinx-build -c docs . docs/_build/html``), so every link of the README and the notebooks
 resolves in the site exactly as it does on GitHub. The README is the front page; the navigation
-(the notebooks, the glossary, the workshop plan) is added to it while it is read, so README.md
-itself carries no Sphinx markup. The notebooks are rendered from their committed outputs and
-never executed.
+(the notebooks, the results, the glossary, the workshop plan and the other pages of docs/) is added
+to it while it is read, so README.md itself carries no Sphinx markup. The notebooks are rendered
+from their committed outputs and never executed.
 """
 from __future__ import annotations
 
@@ -27,10 +27,12 @@ extensions = ["myst_nb", "sphinx.ext.githubpages"]   # githubpages: .nojekyll, s
 root_doc = "README"
 NAVIGATION = {  # caption -> documents, in the order of the sidebar
     "Notebooks": sorted(f"notebooks/{p.stem}" for p in (ROOT / "notebooks").glob("[0-9]*.ipynb")),
-    "Reference": ["notebooks/GLOSSARY", "docs/workshop", "docs/paper", "docs/claims"],
+    "Reference": ["docs/results", "notebooks/GLOSSARY", "docs/workshop", "docs/teaching", "docs/library",
+                  "docs/gpus", "docs/testing", "docs/paper", "docs/claims"],
 }
 include_patterns = ["README.md", "notebooks/*.ipynb", "notebooks/GLOSSARY.md", "docs/workshop.md",
-                    "docs/paper.md", "docs/claims.md"]
+                    "docs/paper.md", "docs/claims.md", "docs/results.md", "docs/teaching.md",
+                    "docs/library.md", "docs/gpus.md", "docs/testing.md"]
 # Pruned from the walk over the repository (the virtual environment, run folders, data).
 exclude_patterns = [".*", "**/.*", "docs/_build", "outputs", "runs", "data", "svl_lib", "tests",
                     "benchmarks", "build", "dist", "*.egg-info"]
@@ -38,7 +40,7 @@ exclude_patterns = [".*", "**/.*", "docs/_build", "outputs", "runs", "data", "sv
 nb_execution_mode = "off"          # the committed outputs, as they are
 nb_merge_streams = True
 myst_enable_extensions = ["dollarmath", "amsmath"]
-myst_heading_anchors = 3           # GitHub's anchors, e.g. the README's #the-paper-claim-by-claim-...
+myst_heading_anchors = 3           # GitHub's anchors, e.g. docs/results.md#the-paper-claim-by-claim-...
 
 html_theme = "sphinx_book_theme"
 html_title = "SVL course"
