@@ -6,10 +6,12 @@ BIN := $(CURDIR)/$(VENV)/bin
 # what `make setup` installs: the extras of notebooks 01-05 and 07 (06's setup cell adds `real`)
 EXTRAS ?= ltd,course,imagenet,test
 OUT ?= outputs
+# the Python of the GPU machine that runs benchmarks/gpu_acceptance.py (make gpu-wheels)
+GPU_PYTHON ?= 3.12
 export PATH := $(BIN):$(PATH)
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup setup-real course test test-all site confirm clean
+.PHONY: setup setup-real course test test-all site confirm gpu-wheels clean
 
 # one stamp per set of extras, e.g. .venv/.installed-dev
 $(VENV)/.installed-%: pyproject.toml constraints.txt
@@ -49,6 +51,14 @@ confirm: setup  ## the confirmatory runs (seeds 5-9) into runs/confirmatory/, re
 	for grid in $(CONFIRM_GRIDS); do \
 	  $(BIN)/python -m svl_lib.sweep --grid-file $$grid --stage confirmatory --out runs/confirmatory/$$grid \
 	    --csv svl_lib/resources/grid_results/confirmatory/$$grid.csv || exit 1; done
+
+# The GPU acceptance run on a GPU machine without network: its Python lacks open_clip_torch, ftfy,
+# wcwidth and mlxtend, so their wheels (constraints.txt's versions, for Python $(GPU_PYTHON) on Linux
+# x86-64) are gathered here into the git-ignored .wheels/; benchmarks/gpu_acceptance.py says how to
+# install them there. Needs only pip, not the course's packages.
+gpu-wheels:  ## on a machine with network: the GPU acceptance run's wheels into .wheels/ (GPU_PYTHON=3.12)
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m svl_lib.gpu_wheels --python-version $(GPU_PYTHON)
 
 clean:  ## remove what make course and make site wrote
 	rm -rf $(OUT) docs/_build .pytest_cache

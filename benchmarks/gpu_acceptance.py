@@ -19,18 +19,21 @@ images/s of CLIP RN50 at batch 256 (synthetic); images/s of the real loop (bf16)
 the synthetic bf16 rate. Exit status 1 when a goal fails.
 
 How to run it on a GPU machine without network (Python 3.12 with torch, torchvision, timm,
-scikit-learn, pandas, matplotlib, seaborn; open_clip, ftfy and mlxtend travel as wheels). Once, on
-a machine with network, in the repository root (``.wheels/`` is git-ignored; wcwidth's wheel is
-compiled: the platform flags fetch the GPU machine's x86-64 one from any machine)::
+scikit-learn, pandas, matplotlib, seaborn; open_clip, ftfy, wcwidth and mlxtend travel as wheels).
+Once, on a machine with network, in the repository root (:mod:`svl_lib.gpu_wheels` gathers exactly
+those wheels, at constraints.txt's versions, for the GPU machine's Python into the git-ignored
+``.wheels/``; ``GPU_PYTHON=3.11`` for another Python)::
 
-    python -m pip download --no-deps --only-binary=:all: --python-version 3.12 --implementation cp \\
-        --platform manylinux2014_x86_64 -d .wheels \\
-        open_clip_torch==3.3.0 ftfy==6.3.1 wcwidth==0.9.4 mlxtend==0.25.0
+    make gpu-wheels        # without make: python -m svl_lib.gpu_wheels --python-version 3.12
 
 then, on the GPU machine, in the repository root with ``.wheels/`` copied into it::
 
     python3 -m pip install -q --no-index --no-deps --target /tmp/site .wheels/*.whl && \\
     PYTHONPATH=/tmp/site:. HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1 python3 benchmarks/gpu_acceptance.py
+
+Its first step imports every module it needs and checks for a CUDA GPU (not with ``--smoke``):
+anything missing ends it within seconds, before it writes anything, with exit status 2 and one
+message naming what is missing and the commands above that fix it.
 
 Smoke run on a CPU (tiny models, a few dozen small images, a few steps; goals not judged)::
 
@@ -38,25 +41,32 @@ Smoke run on a CPU (tiny models, a few dozen small images, a few steps; goals no
 """
 from __future__ import annotations
 
-import argparse
-import contextlib
-import json
-import os
-import signal
-import subprocess
 import sys
-import tempfile
-import time
-import zlib
-from multiprocessing import Pool
 from pathlib import Path
-from unittest import mock
-
-import numpy as np
-import torch
-from PIL import Image
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # svl_lib of this checkout, if none is found before
+from svl_lib.gpu_wheels import require_stack  # noqa: E402  (standard library only)
+
+if __name__ == "__main__" and not {"-h", "--help"} & set(sys.argv[1:]):
+    require_stack(cuda="--smoke" not in sys.argv[1:])  # first: before any other import or file
+
+import argparse  # noqa: E402
+import contextlib  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import signal  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import time  # noqa: E402
+import zlib  # noqa: E402
+from multiprocessing import Pool  # noqa: E402
+from unittest import mock  # noqa: E402
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+from PIL import Image  # noqa: E402
+
 from bench_gpu import train_steps  # noqa: E402  (the synthetic upper bound)
 
 from svl_lib.config import ExperimentConfig  # noqa: E402

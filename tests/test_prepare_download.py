@@ -2,10 +2,12 @@
 Hugging Face Hub, COCO's image server and MNIST's mirror are played by a small HTTP server on
 127.0.0.1 serving generated files in the upstream formats (parquet files of the COCO Karpathy
 split, Flickr30k's annotation CSV, zips of JPEGs, gzipped MNIST files)."""
+import errno
 import gzip
 import hashlib
 import io
 import json
+import shutil
 import socket
 import struct
 import threading
@@ -420,3 +422,143 @@ def test_notebook_06_runs_its_real_path_on_a_prepared_coco_subset(server, tmp_pa
         config = json.loads((path.parent / "config.json").read_text())
         assert (config["data_root"], config["model"], config["arch"]) == (str(subset), "clip", "tiny")
         assert json.loads(path.read_text())["eval"]["clean"]["rsum"] >= 0
+
+
+# Reuse: a subset after a full preparation (or another subset) takes the images that are there.
+
+def test_a_coco_subset_after_the_full_preparation_downloads_no_image(server, tmp_path) -> None:
+    assert prepare.main(["coco"]) == 0
+    before = len(server.requests)
+    assert prepare.main(["coco", "--subset", "5"]) == 0
+    assert server.requests[before:] == []  # no image, no archive, no annotation fetched again
+    data = tmp_path / "data"
+    subset_records = records(data / "coco_subset5")
+    assert len(subset_records) == 15
+    for name, record in subset_records.items():
+        source = data / "coco" / name
+        assert record["copied_from"] == str(source) and not record["downloaded"]
+        assert (data / "coco_subset5" / name).read_bytes() == source.read_bytes()
+        assert record["sha256"] == hashlib.sha256(source.read_bytes()).hexdigest()
+    assert not list((data / "coco_subset5").rglob(".*.part"))
+    assert prepare.main(["coco", "--subset", "5", "--verify"]) == 0
+
+
+def test_a_smaller_coco_subset_takes_a_larger_ones_images_unless_they_were_changed(server, tmp_path) -> None:
+    assert prepare.main(["coco", "--subset", "5"]) == 0
+    assert len(server.gets(".jpg")) == 15
+    data = tmp_path / "data"
+    changed = sorted((data / "coco_subset5" / "images" / "val2014").iterdir())[0]
+    changed.write_bytes(jpeg(999))  # no longer what coco_subset5's manifest recorded: not taken
+    assert prepare.main(["coco", "--subset", "3"]) == 0
+    fetched = [path for method, path, _ in server.requests if method == "GET" and path.endswith(".jpg")]
+    assert len(fetched) == 15 + 1 and fetched[-1].endswith(changed.name)
+    assert (data / "coco_subset3" / "images" / "val2014" / changed.name).read_bytes() != changed.read_bytes()
+
+
+def test_a_flickr30k_subset_after_the_full_preparation_does_not_download_the_archive(server, tmp_path) -> None:
+    assert prepare.main(["flickr30k", "--accept-flickr30k-terms"]) == 0
+    flickr = tmp_path / "data" / "flickr30k"
+    assert not (flickr / FLICKR30K_ZIP).exists()  # deleted after its extraction
+    assert prepare.main(["flickr30k", "--accept-flickr30k-terms", "--subset", "3"]) == 0
+    assert len(server.gets(FLICKR30K_ZIP)) == 1
+    subset = tmp_path / "data" / "flickr30k_subset3" / "images"
+    assert len(list(subset.iterdir())) == 9 and not (subset.parent / ".images.partial").exists()
+    assert (subset / "10025.jpg").read_bytes() == (flickr / "images" / "10025.jpg").read_bytes()
+
+
+# Clear errors: a network failure of the Hub and a full disk are one message each.
+
+def error_lines(err: str) -> list[str]:
+    """The command's error messages (stderr also has the download progress bars)."""
+    return [line for line in err.splitlines() if line.startswith("error:")]
+
+
+def test_a_network_failure_of_the_hub_is_one_error_saying_a_rerun_resumes(server, tmp_path, monkeypatch,
+                                                                       capsys) -> None:
+    with socket.socket() as s:  # a port where nothing listens: the real client's connection error
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{port}")
+    assert prepare.main(["coco", "--subset", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(error_lines(err)) == 1
+    assert COCO_FILES[0] in err and COCO_REPO in err and "network" in err and "resumes" in err
+    assert not (tmp_path / "data" / "coco" / COCO_FILES[0]).exists()
+
+
+def test_an_httpx_error_from_the_hub_is_one_error_and_keeps_what_was_there(server, tmp_path, monkeypatch,
+                                                                        capsys) -> None:
+    httpx = pytest.importorskip("httpx")
+    from huggingface_hub import hf_hub_download
+
+    calls = []
+
+    def cut(*args, **kwargs):  # the second file's download fails as huggingface_hub >= 1.0 does
+        calls.append(args)
+        if len(calls) == 2:
+            raise httpx.ConnectError("[Errno 101] Network is unreachable")
+        return hf_hub_download(*args, **kwargs)
+
+    with monkeypatch.context() as patch:
+        patch.setattr("huggingface_hub.hf_hub_download", cut)
+        assert prepare.main(["coco", "--subset", "2"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(error_lines(err)) == 1
+    assert f"downloading {COCO_FILES[1]}" in err and "Network is unreachable" in err
+    assert "run the same command again" in err and "resumes" in err
+    coco = tmp_path / "data" / "coco"
+    assert (coco / COCO_FILES[0]).is_file() and set(records(coco)) == {COCO_FILES[0]}
+    assert not (coco / COCO_FILES[1]).exists()
+    assert prepare.main(["coco", "--subset", "2"]) == 0  # the re-run resumes
+    assert len(server.gets(COCO_FILES[0])) == 1
+
+
+def test_a_full_disk_during_extraction_is_one_error_and_the_rerun_completes(server, tmp_path, monkeypatch,
+                                                                         capsys) -> None:
+    calls = []
+
+    def fill_up_on_third(source, sink, length=0):
+        calls.append(1)
+        if len(calls) == 3:
+            sink.write(source.read(100))
+            raise OSError(errno.ENOSPC, "No space left on device")
+        sink.write(source.read())
+
+    with monkeypatch.context() as patch:
+        original = hub.extract
+
+        def extract(*args, **kwargs):  # the disk fills up in the extraction, not in the download
+            patch.setattr(hub.shutil, "copyfileobj", fill_up_on_third)
+            return original(*args, **kwargs)
+        patch.setattr(hub, "extract", extract)
+        patch.setattr(prepare, "extract", extract)
+        assert prepare.main(["flickr30k", "--accept-flickr30k-terms"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(error_lines(err)) == 1
+    assert "disk is full" in err and FLICKR30K_ZIP in err and "run the same command again" in err
+    flickr = tmp_path / "data" / "flickr30k"
+    partial = flickr / ".images.partial"
+    assert not (flickr / "images").exists() and len(list(partial.iterdir())) == 3
+    assert (flickr / FLICKR30K_ZIP).is_file()  # the archive stays for the re-run
+    assert prepare.main(["flickr30k", "--accept-flickr30k-terms"]) == 0
+    assert len(server.gets(FLICKR30K_ZIP)) == 1 and len(list((flickr / "images").iterdir())) == 30
+    assert not partial.exists()
+
+
+def test_a_full_disk_while_downloading_images_stops_at_once_with_one_error(server, tmp_path, monkeypatch,
+                                                                        capsys) -> None:
+    prepare.main(["coco", "--subset", "1"])
+    shutil.rmtree(tmp_path / "data" / "coco_subset1")
+    capsys.readouterr()
+    before = len(server.gets(".jpg"))
+
+    def full(source, sink, length=0):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(hub.shutil, "copyfileobj", full)
+    assert prepare.main(["coco", "--subset", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and len(error_lines(err)) == 1
+    assert "disk is full" in err and "run the same command again" in err
+    assert len(server.gets(".jpg")) - before <= 3  # no retries of each image on a full disk
+    assert not list((tmp_path / "data" / "coco_subset1" / "images").rglob("*.jpg"))

@@ -5,17 +5,23 @@ Manifest: ``manifest.json`` in the folder it describes, ``{"files": [record, ...
 per file with ``file`` (the path relative to that folder), ``repo`` and ``revision`` (the commit it
 was resolved to) or ``url``, ``size``, ``sha256``, ``downloaded`` (``True`` when this code fetched
 it, ``False`` when it found the file there) and, for an archive deleted after its extraction,
-``removed``. A file that is present and recorded is checked against its record before it is used;
-a file downloaded again is fetched at the recorded revision and must have the recorded checksum.
+``removed``; a file taken from another prepared folder instead of being downloaded
+(:func:`reuse_file`) has ``copied_from`` (its path there) and ``downloaded: False``. A file that is
+present and recorded is checked against its record before it is used; a file downloaded again is
+fetched at the recorded revision and must have the recorded checksum.
 
-Nothing here deletes or overwrites a file it did not write: downloads and extractions go to
-temporary names beside their target and are renamed when complete.
+Nothing here deletes or overwrites a file it did not write: downloads, extractions and copies go
+to temporary names beside their target and are renamed when complete. A failed download (the
+network, the server) and a full disk are each one :class:`PrepareError` saying what failed and that
+running the same command again resumes: what is complete stays, what is partial is completed.
 """
 from __future__ import annotations
 
+import errno
 import hashlib
 import http.client
 import json
+import os
 import shutil
 import time
 import urllib.error
@@ -36,6 +42,52 @@ _PERMANENT = (401, 403, 404, 410)  # HTTP answers that another try would not cha
 
 class PrepareError(RuntimeError):
     """A problem with the data or its sources that the message explains how to fix."""
+
+
+class DiskFullError(PrepareError):
+    """The disk filled up while a file was written (``ENOSPC``); see :func:`disk_full`."""
+
+
+RESUMES = ("run the same command again: it resumes where it stopped (what is complete is kept, "
+           "what is partial is completed)")
+
+
+def disk_full(err: OSError, what: str, where: Path) -> DiskFullError:
+    """The error for ``err`` (``ENOSPC``) raised while ``what`` wrote into the folder ``where``."""
+    folder = Path(where)
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    try:
+        free = f"{shutil.disk_usage(folder).free / 2**30:.1f} GiB free there now"
+    except OSError:
+        free = "free space unknown"
+    return DiskFullError(f"the disk is full: {what} stopped ({err.strerror or err}; {where}, {free}). "
+                         f"Free some space and {RESUMES}.")
+
+
+def is_disk_full(err: BaseException) -> bool:
+    return isinstance(err, OSError) and err.errno == errno.ENOSPC
+
+
+def hub_network_errors() -> tuple[type[BaseException], ...]:
+    """What a failed download through huggingface_hub raises besides ``OSError`` (its own errors
+    before 1.0): the errors of its HTTP client (``httpx`` from 1.0 on; whatever class its
+    ``errors.HTTPError`` is) and of its Xet transfers, each only where installed."""
+    found: list[type[BaseException]] = []
+    try:
+        from huggingface_hub import errors
+    except ImportError:
+        errors = None
+    for cls in (getattr(errors, "HTTPError", None), getattr(errors, "XetDownloadError", None)):
+        if isinstance(cls, type) and issubclass(cls, BaseException):
+            found.append(cls)
+    try:
+        import httpx
+    except ImportError:
+        pass
+    else:
+        found.append(httpx.HTTPError)
+    return tuple(found)
 
 
 def sha256_file(path: Path) -> str:
@@ -78,7 +130,8 @@ class Manifest:
         size = path.stat().st_size
         digest = sha256_file(path) if size == record["size"] else None
         if digest != record["sha256"]:
-            source = record.get("url") or f"{record.get('repo')}@{record.get('revision')}"
+            source = (record.get("url") or record.get("copied_from")
+                      or f"{record.get('repo')}@{record.get('revision')}")
             found = f"sha256 {digest}" if digest else f"{size:,} bytes"
             raise PrepareError(
                 f"{path} does not match {self.path} (found {found}; recorded sha256 "
@@ -125,8 +178,17 @@ def fetch_hub_file(manifest: Manifest, repo: str, name: str, endpoint: str | Non
     except OfflineModeIsEnabled:
         raise PrepareError(f"HF_HUB_OFFLINE is set, so {repo}/{name} cannot be downloaded: unset it, "
                            f"or put the file at {path}") from None
-    except OSError as err:
-        raise PrepareError(f"downloading {name} from the Hugging Face dataset {repo} failed: {err}") from err
+    except (OSError, *hub_network_errors()) as err:
+        if is_disk_full(err):
+            raise disk_full(err, f"downloading {name} from the Hugging Face dataset {repo}",
+                            manifest.folder) from None
+        status = getattr(getattr(err, "response", None), "status_code", None)
+        if status in _PERMANENT:  # an answer that another try would not change
+            raise PrepareError(f"downloading {name} from the Hugging Face dataset {repo} failed: "
+                               f"{err}") from None
+        raise PrepareError(f"downloading {name} from the Hugging Face dataset {repo} failed "
+                           f"({type(err).__name__}: {_one_line(err)}): check the network "
+                           f"(and HF_ENDPOINT, if set) and {RESUMES}.") from None
     digest = sha256_file(path)
     if meta.etag and len(meta.etag) == 64 and meta.etag != digest:  # large files: the etag is the sha256
         path.unlink()
@@ -137,12 +199,17 @@ def fetch_hub_file(manifest: Manifest, repo: str, name: str, endpoint: str | Non
     return path
 
 
+def _one_line(err: BaseException) -> str:
+    return " ".join(str(err).split()) or repr(err)
+
+
 def fetch_url(url: str, path: Path, attempts: int = ATTEMPTS) -> bool:
     """Download ``url`` to ``path`` unless it is there; ``True`` when this call downloaded it.
 
     The bytes go to ``.<name>.part`` beside ``path``, renamed to ``path`` when complete; a cut-off
     transfer is resumed from there (HTTP ``Range``), on the next try or the next run. Up to
-    ``attempts`` tries, waiting longer after each; an answer such as 404 fails at once."""
+    ``attempts`` tries, waiting longer after each; an answer such as 404 and a full disk
+    (:class:`DiskFullError`) fail at once."""
     if path.exists():
         return False
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -152,6 +219,8 @@ def fetch_url(url: str, path: Path, attempts: int = ATTEMPTS) -> bool:
             _fetch_once(url, part)
             break
         except (OSError, http.client.HTTPException) as err:
+            if is_disk_full(err):
+                raise disk_full(err, f"downloading {url}", path.parent) from None
             if attempt == attempts or (isinstance(err, urllib.error.HTTPError) and err.code in _PERMANENT):
                 raise PrepareError(f"downloading {url} failed after {attempt} tries: {err}") from err
             time.sleep(RETRY_WAIT * attempt)
@@ -187,7 +256,8 @@ def _fetch_once(url: str, part: Path) -> None:
 def fetch_urls(jobs: Iterable[tuple[str, Path]], workers: int = 16,
                done: Callable[[Path], None] | None = None) -> list[str]:
     """Fetch ``(url, path)`` pairs with :func:`fetch_url` in ``workers`` threads; ``done(path)``
-    is called (in the caller's thread) for each file downloaded. Returns one line per failure."""
+    is called (in the caller's thread) for each file downloaded. Returns one line per failure; a
+    full disk stops them all (:class:`DiskFullError`)."""
     failures: list[str] = []
     pool = ThreadPoolExecutor(workers)
     try:
@@ -196,6 +266,8 @@ def fetch_urls(jobs: Iterable[tuple[str, Path]], workers: int = 16,
             try:
                 if future.result() and done is not None:
                     done(path)
+            except DiskFullError:
+                raise
             except PrepareError as err:
                 failures.append(str(err))
             if n % 500 == 0 or n == len(futures):
@@ -222,10 +294,10 @@ def extract(archive: Path, target: Path, names: set[str] | None = None) -> None:
     They are written into ``.<target name>.partial`` beside ``target``, which is renamed to
     ``target`` once every file is there with its size in the archive; a partial folder left by an
     interrupted run is completed (files of the right size kept, the others written again). An
-    existing ``target`` is left as it is."""
+    existing ``target`` is left as it is. A full disk is a :class:`DiskFullError`."""
     if target.exists():
         return
-    partial = target.with_name(f".{target.name}.partial")
+    partial = partial_folder(target)
     partial.mkdir(parents=True, exist_ok=True)
     print(f"extracting {archive.name} into {target} ...")
     try:
@@ -243,4 +315,54 @@ def extract(archive: Path, target: Path, names: set[str] | None = None) -> None:
                     shutil.copyfileobj(source, sink, 1 << 20)
     except zipfile.BadZipFile as err:
         raise PrepareError(f"{archive} is damaged ({err}): delete it and run the command again") from None
+    except OSError as err:
+        if is_disk_full(err):
+            raise disk_full(err, f"extracting {archive.name}", partial) from None
+        raise
     partial.rename(target)
+
+
+def partial_folder(target: Path) -> Path:
+    """Where :func:`extract` builds the folder ``target`` (renamed to it when complete)."""
+    return target.with_name(f".{target.name}.partial")
+
+
+def reuse_file(name: str, target: Path, sources: Iterable[Manifest]) -> dict | None:
+    """Put the file ``name`` (a path relative to a prepared folder) at ``target`` from the first
+    folder of ``sources`` (their manifests) that has it and whose manifest, where it records it,
+    agrees with it (size and SHA-256): a hard link, or a copy where the disk allows no link, made
+    under a temporary name and renamed. Returns the record for ``target``'s manifest (``None``
+    when no folder has it). A file a folder does not record is taken as it is there (images of a
+    completed extraction are not recorded one by one); the verification that follows a
+    preparation opens every image."""
+    for manifest in sources:
+        source = manifest.folder / name
+        if not source.is_file():
+            continue
+        try:
+            manifest.check(name)  # a file with no record is hashed and recorded (in memory only)
+        except PrepareError:
+            continue
+        record = manifest.records[name]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        part = target.with_name(f".{target.name}.part")
+        part.unlink(missing_ok=True)
+        try:
+            try:
+                os.link(source, part)
+            except OSError as err:
+                if is_disk_full(err):
+                    raise
+                shutil.copyfile(source, part)
+        except OSError as err:
+            part.unlink(missing_ok=True)
+            if is_disk_full(err):
+                raise disk_full(err, f"copying {source}", target.parent) from None
+            raise
+        if part.stat().st_size != record["size"]:
+            part.unlink()
+            continue
+        part.rename(target)
+        return {"copied_from": str(source), "size": record["size"], "sha256": record["sha256"],
+                "downloaded": False}
+    return None

@@ -17,14 +17,20 @@ Files go to ``$SVL_DATA_DIR/<dataset>`` (``--root``); a subset goes to its own f
 config's ``data_root``. Each folder's ``manifest.json`` records what was fetched (source, revision,
 size, SHA-256) and a re-run checks the files against it (:mod:`svl_lib.data.hub`). Nothing there is
 overwritten; cut-off downloads and extractions are completed by the next run; an archive this
-command downloaded is deleted once its images are extracted (``--keep-archives`` keeps it). At the
-end the folder is verified (every image of every split present and readable).
+command downloaded is deleted once its images are extracted (``--keep-archives`` keeps it). A
+subset takes the images that the full folder or another subset of the same dataset already has
+(checked against that folder's manifest where it records them) as hard links, or copies where the
+disk allows no link, instead of downloading them again (COCO: image by image; Flickr30k: the
+archive is fetched only for images found nowhere). A failed download and a full disk end the
+command with one message; running it again resumes. At the end the folder is verified (every image
+of every split present and readable).
 """
 from __future__ import annotations
 
 import argparse
 import json
 import os
+import re
 import shutil
 import sys
 from pathlib import Path
@@ -34,7 +40,8 @@ from PIL import Image
 from ..digits import download_mnist, mnist_present
 from ..files import write_text
 from ..paths import data_dir
-from .hub import Manifest, PrepareError, extract, fetch_hub_file, fetch_url, fetch_urls
+from .hub import (Manifest, PrepareError, disk_full, extract, fetch_hub_file, fetch_url, fetch_urls,
+                  is_disk_full, partial_folder, reuse_file)
 from .karpathy import SPLIT_MEMBERS, image_path, karpathy_files, read_entries
 from .sources import (COCO_FILES, COCO_REPO, FLICKR30K_CSV, FLICKR30K_REPO, FLICKR30K_ZIP,
                       coco_images, flickr30k_images)
@@ -132,18 +139,44 @@ def coco_archives(root: Path, keep_archives: bool) -> None:
         unpack(manifest, name, image_root / part, keep_archives)
 
 
-def coco_subset_images(out: Path) -> None:
-    """The images of the subset in ``out`` from their URLs, in parallel; those there are checked
-    against the manifest. Images that could not be fetched are printed (and reported missing by
-    the verification that follows)."""
+def reusable_folders(root: Path, out: Path) -> list[Manifest]:
+    """The prepared folders whose images a preparation of the subset ``out`` can take instead of
+    downloading them: the full folder ``root`` and its other subsets (``<root name>_subset<N>``),
+    those with an ``images`` folder, each as its manifest (read, never saved here)."""
+    subsets = [p for p in root.parent.glob(f"{root.name}_subset*")
+               if re.fullmatch(rf"{re.escape(root.name)}_subset\d+", p.name)]
+    folders = [root, *sorted(subsets, key=lambda p: -int(p.name.rpartition("_subset")[2]))]
+    return [Manifest(p) for p in folders if p != out and (p / "images").is_dir()]
+
+
+def _taken(n: int, sources: list[Manifest], instead: str) -> None:
+    if n:
+        folders = ", ".join(str(m.folder) for m in sources)
+        print(f"{n:,} images taken from {folders} (hard links or copies) instead of {instead}")
+
+
+def coco_subset_images(out: Path, root: Path | None = None) -> None:
+    """The images of the subset in ``out``: those there are checked against the manifest, those
+    that the full folder ``root`` or another subset has are taken from there
+    (:func:`reusable_folders`), the others are fetched from their URLs, in parallel. Images that
+    could not be fetched are printed (and reported missing by the verification that follows)."""
     manifest, (json_path, image_root) = Manifest(out), karpathy_files(out, "coco")
-    urls = {}
-    for entry in _entries(json_path):
-        name = f"images/{image_path(entry)}"
-        if (out / name).exists():
-            manifest.check(name)
-        else:
-            urls[out / name] = entry.get("url") or f"{COCO_IMAGES}/{image_path(entry)}"
+    sources = reusable_folders(root, out) if root is not None else []
+    urls, taken = {}, 0
+    try:
+        for entry in _entries(json_path):
+            name = f"images/{image_path(entry)}"
+            if (out / name).exists():
+                manifest.check(name)
+            elif (record := reuse_file(name, out / name, sources)) is not None:
+                manifest.records[name] = {"file": name, **record}
+                taken += 1
+            else:
+                urls[out / name] = entry.get("url") or f"{COCO_IMAGES}/{image_path(entry)}"
+    finally:
+        if taken:
+            manifest.save()
+    _taken(taken, sources, "downloading them")
     if not urls:
         return
     print(f"downloading {len(urls):,} images into {image_root} ...")
@@ -161,15 +194,35 @@ def coco_subset_images(out: Path) -> None:
 def flickr30k_images_from_archive(root: Path, out: Path, keep_archives: bool,
                                   endpoint: str | None = None) -> None:
     """Flickr30k's images into ``out/images`` from the archive on the Hub (downloaded into
-    ``root``); for a subset (``out`` is not ``root``) only the subset's images."""
+    ``root``); for a subset (``out`` is not ``root``) only the subset's images, and those that the
+    full folder or another subset has are taken from there: the archive is fetched only when some
+    are found nowhere."""
     image_root = karpathy_files(out, "flickr30k")[1]
     if image_root.is_dir():
         return
+    names = None
+    if out != root:
+        names = {e["filename"] for e in _entries(karpathy_files(out, "flickr30k")[0])}
+        if reuse_extracted(names, image_root, reusable_folders(root, out)):
+            return
     manifest = Manifest(root)
     fetch_hub_file(manifest, FLICKR30K_REPO, FLICKR30K_ZIP, endpoint)
     manifest.save()
-    names = None if out == root else {e["filename"] for e in _entries(karpathy_files(out, "flickr30k")[0])}
     unpack(manifest, FLICKR30K_ZIP, image_root, keep_archives, names)
+
+
+def reuse_extracted(names: set[str], image_root: Path, sources: list[Manifest]) -> bool:
+    """The images ``names`` that ``sources`` have, put into the folder where :func:`extract`
+    builds ``image_root`` (it completes that folder from the archive, keeping them); when every
+    one was found, that folder is renamed to ``image_root`` and the result is ``True``."""
+    partial = partial_folder(image_root)
+    found = [name for name in sorted(names)
+             if sources and reuse_file(f"images/{name}", partial / name, sources) is not None]
+    _taken(len(found), sources, "extracting them from the archive")
+    if not names or len(found) < len(names):
+        return False
+    partial.rename(image_root)
+    return True
 
 
 def verify(json_path: Path, image_root: Path) -> dict[str, list[str]]:
@@ -241,7 +294,7 @@ def run(args: argparse.Namespace) -> int:
         if args.dataset == "flickr30k":
             flickr30k_images_from_archive(root, out, args.keep_archives, endpoint)
         elif args.subset:
-            coco_subset_images(out)
+            coco_subset_images(out, root)
         else:
             coco_archives(root, args.keep_archives)
     json_path, image_root = karpathy_files(out, args.dataset)
@@ -270,6 +323,13 @@ def main(argv: list[str] | None = None) -> int:
         return run(args)
     except (PrepareError, FileNotFoundError) as err:
         print(f"error: {err}", file=sys.stderr)
+        return 1
+    except OSError as err:  # a full disk anywhere else (a manifest, a split file, MNIST)
+        if not is_disk_full(err):
+            raise
+        where = Path(err.filename).parent if err.filename else (args.root or data_dir())
+        print(f"error: {disk_full(err, 'writing ' + str(err.filename or 'a file'), where)}",
+              file=sys.stderr)
         return 1
 
 
