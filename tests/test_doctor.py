@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from svl_lib import digits, doctor
+from svl_lib import badges, digits, doctor
 from svl_lib.config import ExperimentConfig
 from svl_lib.run_folders import write_config
 
@@ -169,6 +169,68 @@ def test_reference_minutes_are_the_readme_times() -> None:
         line = next(line for line in readme.splitlines() if line.startswith(f"| [{book}]"))
         cpu_time = line.split(" | ")[4]
         assert float(re.match(r"(\d+(?:\.\d+)?) min", cpu_time).group(1)) == minutes, book
+
+
+def test_the_doctor_says_colab_waits_for_publishing_while_the_url_is_the_placeholder(
+        machine: Path, capsys, monkeypatch) -> None:
+    """Issue 26: while the repository URL is svl_lib.badges' placeholder, the doctor says in one row
+    that the badges work only after publishing and that the hand-out runs are the fallback; with a
+    real URL it does not (the checkout's badges still point elsewhere: run python -m svl_lib.badges).
+    Information only: the exit code stays 0 either way."""
+    monkeypatch.setenv("SVL_REPO_URL", badges.PLACEHOLDER_URL + ".git")
+    code, out = run(capsys)
+    assert code == 0
+    line = row(out, "Colab badges")
+    assert f"placeholder {badges.PLACEHOLDER_URL}.git; {doctor.COLAB_UNPUBLISHED}" in line
+    assert "python -m svl_lib.handout unpack" in line and "To do" not in out
+
+    monkeypatch.setenv("SVL_REPO_URL", "https://github.com/someone/svl")
+    code, out = run(capsys)
+    assert code == 0
+    assert doctor.COLAB_UNPUBLISHED not in out and "placeholder" not in out
+    assert "do not point at https://github.com/someone/svl yet" in row(out, "Colab badges")
+    assert "Colab badges: run python -m svl_lib.badges" in out
+
+
+def test_badges_that_point_at_the_published_repository_are_ok(tmp_path: Path, monkeypatch) -> None:
+    url = "https://github.com/someone/svl"
+    (tmp_path / "notebooks").mkdir()
+
+    def notebook(name: str, repo: str) -> None:
+        cell = {"cell_type": "markdown", "metadata": {}, "source": [badges.badge(repo, name) + "\n", "# title"]}
+        (tmp_path / "notebooks" / name).write_text(json.dumps({"cells": [cell]}))
+
+    monkeypatch.setenv("SVL_REPO_URL", url)
+    notebook("01_a.ipynb", url)
+    check = doctor.check_colab(tmp_path)
+    assert check.ok is True and check.detail.startswith(f"point at {url}")
+    notebook("02_b.ipynb", badges.PLACEHOLDER_URL)
+    check = doctor.check_colab(tmp_path)
+    assert check.ok is False and "1 notebook(s)" in check.detail and "02_b.ipynb" in check.detail
+    assert check.fix.startswith("run python -m svl_lib.badges") and not check.needed
+
+    monkeypatch.setenv("SVL_REPO_URL", "https://gitlab.com/someone/svl")
+    check = doctor.check_colab(tmp_path)
+    assert check.ok is False and "GitHub only" in check.detail
+
+    # No pyproject.toml and no SVL_REPO_URL (an installed copy): the package's metadata, else unknown.
+    monkeypatch.delenv("SVL_REPO_URL")
+    monkeypatch.setattr(doctor, "packaged_repository_url", lambda: badges.PLACEHOLDER_URL)
+    assert doctor.COLAB_UNPUBLISHED in doctor.check_colab(tmp_path).detail
+    monkeypatch.setattr(doctor, "packaged_repository_url", lambda: None)
+    assert "unknown" in doctor.check_colab(tmp_path).detail
+
+
+def test_the_workshop_checklist_says_colab_waits_for_publishing() -> None:
+    """The plan's checklist says what the doctor says, in the same words, and its Colab fallback
+    comes with the same condition."""
+    plan = (ROOT / "docs" / "workshop.md").read_text()
+    before = " ".join(plan.split("## Before the session", 1)[1].split("\n## ", 1)[0].split())
+    assert doctor.COLAB_UNPUBLISHED.split("; ")[0] in before
+    assert "the fallback for a slow laptop is the handed-out runs, not Colab" in before
+    slow = plan.split("## When a laptop is too slow", 1)[1].split("\n## ", 1)[0]
+    colab = " ".join(next(item for item in re.split(r"\n(?=\d\. )", slow) if "Colab" in item).split())
+    assert "once the course is published" in colab and "`python -m svl_lib.badges`" in colab
 
 
 @pytest.mark.slow

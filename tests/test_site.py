@@ -5,7 +5,9 @@ headless Chromium opens every page. Each notebook page must show every figure of
 outputs (loaded: ``complete`` and ``naturalWidth > 0``) and every table (pandas tables of the
 outputs, Markdown tables of the text), and every link within the site must answer HTTP 200, its
 ``#fragment`` naming an element of the target page. Images from other hosts (the Colab badges) are
-not loaded: the test machine is offline.
+not loaded: the test machine is offline. The workshop's slides (docs/slides/, written into the
+site's ``slides/`` by docs/conf.py) are linked from the instructor notes, and a deck opens with its
+title and its figures; reveal.js itself comes from a CDN and is not loaded here.
 
 Needs the ``site`` extra and Chromium with its driver (Debian: ``apt-get install chromium
 chromium-driver``); skipped without them.
@@ -42,6 +44,7 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("[0-9]*.ipynb"))
+DECKS = sorted((ROOT / "docs" / "slides").glob("*.ipynb"))
 MARKDOWN_TABLE = re.compile(r"^\|?\s*:?-{3,}:?\s*\|", re.MULTILINE)   # a table's separator row
 MARKDOWN_IMAGE = re.compile(r"!\[[^\]]*\]\((?!https?:)[^)]+\)")      # a local image
 ADDRESSES = ("return Array.from(document.querySelectorAll('a[href], link[href], img[src], script[src]'))"
@@ -150,6 +153,21 @@ def test_the_front_page_is_the_readme_with_its_figures_and_notebook_links(browse
     for notebook in NOTEBOOKS:
         assert f"{site}notebooks/{notebook.stem}.html" in links
     assert f"{site}notebooks/GLOSSARY.html" in links
+
+
+def test_the_instructor_notes_link_every_deck_and_a_deck_opens_with_its_title(browser, site):
+    open_page(browser, f"{site}docs/instructor.html")
+    links = set(browser.execute_script("return Array.from(document.links).map(a => a.href);"))
+    assert DECKS and [d.stem for d in DECKS if f"{site}slides/{d.stem}.slides.html" not in links] == []
+    deck = json.loads(DECKS[0].read_text(encoding="utf-8"))
+    open_page(browser, f"{site}slides/{DECKS[0].stem}.slides.html")
+    assert browser.title == f"{deck['metadata']['title']} slides"
+    heading = "".join(deck["cells"][0]["source"]).splitlines()[0].lstrip("# ")
+    assert heading in browser.execute_script("return document.querySelector('h1').textContent;")
+    images = browser.execute_script(   # the figures, embedded in the page
+        "return Array.from(document.images).map(i => ({complete: i.complete, width: i.naturalWidth}));")
+    figures = sum("svl_figure" in c["metadata"] for c in deck["cells"])
+    assert len(images) >= figures > 0 and all(i["complete"] and i["width"] > 0 for i in images)
 
 
 def test_every_internal_link_resolves(browser, site):
