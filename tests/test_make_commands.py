@@ -36,7 +36,7 @@ def make_commands(target: str) -> list[list[str]]:
 
 def test_every_make_target_is_listed_with_its_plain_commands() -> None:
     readme = readme_commands()
-    assert set(readme) == {"setup", "setup-real", "course", "test", "test-all", "site"}
+    assert set(readme) == {"setup", "setup-real", "course", "test", "test-all", "site", "slides"}
     for target, commands in readme.items():
         recipe = make_commands(target)
         for command in commands:

@@ -1,5 +1,6 @@
 """The files shipped with the package live in ``svl_lib/resources`` and are read through
 ``importlib.resources``; ``svl_lib/data`` holds only the dataset code."""
+import re
 from pathlib import Path
 
 import pytest
@@ -38,11 +39,15 @@ def test_the_papers_numbers_read() -> None:
 def test_every_committed_results_csv_is_found_by_its_grid(name: str) -> None:
     assert name in grid_names()  # results of a shipped grid
     first = (RESOURCES / "grid_results" / f"{name}.csv").read_text().splitlines()[0]
-    assert first == f"{CSV_STAMP}python -m svl_lib.sweep --grid-file {name} --out runs/claims/{name} " \
-                    f"--csv svl_lib/resources/grid_results/{name}.csv"  # the command that remakes it
+    assert re.fullmatch(rf"{re.escape(CSV_STAMP)}python -m svl_lib.sweep --grid-file {name} --out runs/\w+/{name} "
+                        rf"--csv svl_lib/resources/grid_results/{name}.csv", first)  # the command that remakes it
     assert len(grid_results(name)) > 0
 
 
 def test_an_unknown_grid_has_no_results() -> None:
-    with pytest.raises(ValueError, match="no committed results for grid 'nope': shipped are"):
+    with pytest.raises(ValueError, match="no committed exploratory results for grid 'nope': shipped are"):
         grid_results("nope")
+    with pytest.raises(ValueError, match="no committed confirmatory results for grid 'nope'.*--stage confirmatory"):
+        grid_results("nope", "confirmatory")
+    with pytest.raises(ValueError, match="stage must be one of"):
+        grid_results("claims_scratch", "final")
