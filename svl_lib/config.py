@@ -74,10 +74,13 @@ class ExperimentConfig:
     # EfficientNet, "" for random init. frozen_stages: the toy EfficientNet's stem and first N of
     # its 7 stages stay fixed (a CPU budget; 0 trains all).
     # embed_dim: toy and VSE++ (the paper's VSE++: 1024); CLIP's comes from its arch.
+    # quick_gelu: CLIP's activation, QuickGELU (OpenAI's weights were trained with it) or GELU;
+    # None: the tag's, or for a checkpoint file the one all the arch's tags share (RN50: QuickGELU)
     # text_pooling: the toy GRU's caption embedding, its state at the "last" token or the "mean"
     model: str = "toy"
     arch: str = ""
     pretrained: str = ""
+    quick_gelu: bool | None = None
     frozen_stages: int = 0
     text_pooling: str = "last"
     # a finished run folder whose model.pt (weights and vocabulary) starts this run: fine-tuning a
@@ -218,6 +221,8 @@ class ExperimentConfig:
         if self.ltd_side != "caption" and self.ltd == "none":
             raise ValueError(f"ltd_side={self.ltd_side!r} is for latent target decoding: set ltd to "
                              "'constrained' or 'unconstrained', or leave ltd_side='caption'")
+        if self.quick_gelu is not None and self.model != "clip":
+            raise ValueError(f"quick_gelu is CLIP's activation, not {self.model!r}'s: leave it None")
         if self.text_pooling != "last" and self.model != "toy":
             raise ValueError(f"text_pooling={self.text_pooling!r} is for the toy model's GRU, not "
                              f"{self.model!r}: use model='toy' or text_pooling='last'")

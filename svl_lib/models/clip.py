@@ -21,8 +21,9 @@ the embedding width comes from open_clip's model config, the bias is the wrapper
 online) is made on first use, so that a randomly initialised model builds offline.
 
 OpenAI's weights were trained with QuickGELU: a tag whose weights need it builds the network with
-QuickGELU (``force_quick_gelu``), and the choice is saved with the model, so that a rebuilt model
-(re-evaluation, ``init_from``) is the network that was trained.
+QuickGELU (``force_quick_gelu``), and so does a checkpoint file of an arch whose tags all need it
+(RN50; the config's ``quick_gelu`` says it for any file); the choice is saved with the model, so
+that a rebuilt model (re-evaluation, ``init_from``) is the network that was trained.
 """
 from __future__ import annotations
 
@@ -66,13 +67,30 @@ def embed_width(arch: str) -> int:
     return TINY_WIDTH if arch == TINY else int(_open_clip().get_model_config(arch)["embed_dim"])
 
 
-def create_clip(arch: str, pretrained: str = "", quick_gelu: bool = False) -> tuple[nn.Module, bool]:
-    """An open_clip model and whether it uses QuickGELU (saved to rebuild it). Unknown names,
-    unknown tags and a tag that cannot be downloaded are one clear error each."""
+def file_quick_gelu(arch: str) -> bool:
+    """Whether a checkpoint file of ``arch`` runs with QuickGELU when the config does not say: as
+    every pretrained tag of ``arch`` does (RN50's tags: QuickGELU); open_clip's default for an arch
+    without tags; one clear error when its tags differ (ViT-B-32: OpenAI's and LAION's)."""
+    open_clip = _open_clip()
+    flags = {tag: bool(open_clip.get_pretrained_cfg(arch, tag).get("quick_gelu", False))
+             for tag in open_clip.list_pretrained_tags_by_model(arch)}
+    if len(set(flags.values())) > 1:
+        quick = [tag for tag, flag in flags.items() if flag]
+        raise ValueError(f"the activation of a {arch} checkpoint file is not known: the tags of {arch} "
+                         f"differ (QuickGELU: {quick}; GELU: the others); set quick_gelu=True for "
+                         "weights trained with QuickGELU (OpenAI's), else quick_gelu=False")
+    return next(iter(flags.values()), False)
+
+
+def create_clip(arch: str, pretrained: str = "", quick_gelu: bool | None = None) -> tuple[nn.Module, bool]:
+    """An open_clip model and whether it uses QuickGELU (saved to rebuild it). ``quick_gelu=None``:
+    a tag's own activation, a checkpoint file's from :func:`file_quick_gelu`, GELU for random
+    init. Unknown names, unknown tags and a tag that cannot be downloaded are one clear error each."""
     open_clip = _open_clip()
     if arch == TINY:
         if pretrained:
             raise ValueError(f"the tiny CLIP has no pretrained weights; got pretrained={pretrained!r}")
+        quick_gelu = bool(quick_gelu)
         model = open_clip.CLIP(
             embed_dim=TINY_WIDTH, quick_gelu=quick_gelu,
             vision_cfg=open_clip.CLIPVisionCfg(layers=2, width=64, head_width=32, patch_size=32,
@@ -87,15 +105,18 @@ def create_clip(arch: str, pretrained: str = "", quick_gelu: bool = False) -> tu
         raise ValueError(f"unknown open_clip model {arch!r}" + (f"; did you mean {near}?" if near else
                          "; see open_clip.list_models()"))
     if not pretrained:
+        quick_gelu = bool(quick_gelu)
         return open_clip.create_model(arch, pretrained=None, force_quick_gelu=quick_gelu), quick_gelu
     path = Path(pretrained).expanduser()
     if path.is_file():
+        quick_gelu = file_quick_gelu(arch) if quick_gelu is None else quick_gelu
         return open_clip.create_model(arch, pretrained=str(path), force_quick_gelu=quick_gelu), quick_gelu
     tags = open_clip.list_pretrained_tags_by_model(arch)
     if pretrained not in tags:
         raise ValueError(f"pretrained={pretrained!r} is neither a file nor a tag of {arch} "
                          f"(tags: {tags}); give a tag or the path of a checkpoint")
-    quick_gelu = bool(open_clip.get_pretrained_cfg(arch, pretrained).get("quick_gelu", False))
+    if quick_gelu is None:
+        quick_gelu = bool(open_clip.get_pretrained_cfg(arch, pretrained).get("quick_gelu", False))
     try:
         return (open_clip.create_model(arch, pretrained=pretrained, force_quick_gelu=quick_gelu),
                 quick_gelu)
@@ -208,5 +229,5 @@ def build_clip(config: "ExperimentConfig", train: "Corpus | None" = None,
     if rebuild_info is not None:
         clip, quick_gelu = create_clip(arch, "", rebuild_info["quick_gelu"])
     else:
-        clip, quick_gelu = create_clip(arch, config.pretrained)
+        clip, quick_gelu = create_clip(arch, config.pretrained, config.quick_gelu)
     return OpenCLIP(clip, arch, quick_gelu, config.temperature)
