@@ -266,7 +266,7 @@ def test_evaluation_encodes_in_float32_even_where_training_uses_autocast(monkeyp
     import svl_lib.evaluation as evaluation
     import svl_lib.training as training
 
-    bf16 = lambda device: torch.autocast("cpu", dtype=torch.bfloat16)  # noqa: E731
+    bf16 = lambda device, precision="bf16": torch.autocast("cpu", dtype=torch.bfloat16)  # noqa: E731
     monkeypatch.setattr(training, "autocast", bf16)
     monkeypatch.setattr(evaluation, "autocast", bf16, raising=False)
     split = ToyWorld(n_train=8, n_val=1, n_test=8).split("test")
