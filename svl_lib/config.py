@@ -58,6 +58,9 @@ class ExperimentConfig:
     n_test: int = 500
     image_size: int = 32
     data_seed: int = 0
+    # a Karpathy dataset's JPEGs decoded at a reduced size before the model's resize (faster; the
+    # pixels differ slightly from the full decode of open_clip and the reference); False: full size
+    jpeg_draft: bool = False
     # the shortcut seen in training (mode "none" = no shortcut); None = the dataset's default
     shortcut_mode: str = _SPEC.mode
     n_digits: int | None = None
