@@ -69,10 +69,11 @@ def test_clip_images_are_decoded_at_full_size_in_training_and_evaluation(tmp_pat
              "sentences": [{"raw": "a photo"}]}
     (root / "dataset_coco.json").write_text(json.dumps({"dataset": "coco", "images": [entry]}))
     config = ExperimentConfig(dataset="coco", data_root=str(root), model="clip", arch="tiny")
-    prepare, tensor = build_model(config).image_transform()
+    model = build_model(config)
+    prepare, tensor = model.image_transform()
     full = tensor(prepare(Image.open(root / "images" / "val2014" / "a.jpg").convert("RGB")))
     corpus = load_split(config, "test")
-    assert torch.equal(CaptionDataset(corpus, None, *build_model(config).image_transform(train=True))[0][0], full)
+    assert torch.equal(CaptionDataset(corpus, None, *model.image_transform(train=True))[0][0], full)
     assert torch.equal(eval_images(corpus, None, prepare, tensor)[0], full)
     drafted = load_split(config.replace(jpeg_draft=True), "test")
     assert drafted.load_image.load(0, 224).size == (320, 240)

@@ -8,13 +8,14 @@ from the hub when online, then cached), a local checkpoint path, or ``""`` for r
 
 The pretrained logit scale is kept and learnable, without a clamp, as in the paper's code (OpenAI's
 scale starts at 100, open_clip's training clamp, so a clamp there would let it only fall); with a
-fixed ``temperature`` it is fixed. Preprocessing is open_clip's, split into
-the geometric part (resize the shortest side and centre crop, or SigLIP's squash to a square, as
-the model's preprocessing config says; before the shortcut is pasted) and the tensor part (to
-tensor, normalise); a rebuilt model keeps it, and a checkpoint file gets the one its tags share. Captions are cut at open_clip's context length with the
-end-of-text token kept last (the reference code could pool at the wrong token), and a long caption
-is cut *before* its appended shortcut digits, which are always kept (with CLIP's BPE tokenizer;
-other open_clip tokenizers cut at their own length).
+fixed ``temperature`` it is fixed. Preprocessing is open_clip's, split into the geometric part
+(resize the shortest side and centre crop, or SigLIP's squash to a square, as the model's
+preprocessing config says; before the shortcut is pasted) and the tensor part (to tensor,
+normalise); a rebuilt model keeps it, and a checkpoint file gets the one its arch's tags share.
+Captions are cut at open_clip's context length with the end-of-text token kept last (the
+reference code could pool at the wrong token), and a long caption is cut *before* its appended
+shortcut digits, which are always kept (with CLIP's BPE tokenizer; other open_clip tokenizers cut
+at their own length).
 
 SigLIP models (e.g. ``ViT-B-16-SigLIP``: a timm image tower, a learnable logit bias) build too:
 the embedding width comes from open_clip's model config, the bias is the wrapper's ``logit_bias``
@@ -74,7 +75,8 @@ PREPROCESS_KEYS = ("mean", "std", "interpolation", "resize_mode")  # what a tag 
 def tag_configs(arch: str) -> dict[str, dict[str, Any]]:
     """open_clip's config of each pretrained tag of ``arch`` (none for an arch without tags)."""
     open_clip = _open_clip()
-    return {tag: open_clip.get_pretrained_cfg(arch, tag) for tag in open_clip.list_pretrained_tags_by_model(arch)}
+    return {tag: open_clip.get_pretrained_cfg(arch, tag)
+            for tag in open_clip.list_pretrained_tags_by_model(arch)}
 
 
 def file_quick_gelu(arch: str) -> bool:
