@@ -1,6 +1,7 @@
 """Images per second of the real-data training pipeline at 224 px, with 0, 1 and 2 DataLoader
 workers: JPEG decode (reduced in the decoder when the transform starts with a resize, as the
-Karpathy reader does; ``--full-decode``: at full size) + the model's geometric transform (CLIP: resize + centre crop; VSE++: random
+Karpathy reader does with ``jpeg_draft=True``; ``--full-decode``: at full size, the reader's
+default) + the model's geometric transform (CLIP: resize + centre crop; VSE++: random
 resized crop + flip) + the 6-digit shortcut + to tensor and normalise, batched by a DataLoader.
 
 The data is the toy world rendered at 640x480 and written as JPEG files in COCO's layout (photo-like
@@ -43,14 +44,14 @@ from svl_lib.training import TrainSettings, train
 
 def write_photos(root: Path, n: int, full_decode: bool = False) -> Corpus:
     """``n`` 640x480 JPEGs (toy scenes scaled up, quality 90) and a corpus over them, read as the
-    Karpathy reader reads them (``full_decode``: always at full size)."""
+    Karpathy reader reads them with ``jpeg_draft=True`` (``full_decode``: at full size, its default)."""
     world = ToyWorld(n, 1, 1, image_size=160, seed=0).split("train")
     names = []
     for i in range(n):
         name = f"{i:06d}.jpg"
         world.load_image(i).resize((640, 480), Image.Resampling.BILINEAR).save(root / name, quality=90)
         names.append(name)
-    files = (ImageFiles if full_decode else JpegFiles)(root, names)
+    files = ImageFiles(root, names) if full_decode else JpegFiles(root, names, draft=True)
     return Corpus("photos", "train", world.captions, files)
 
 

@@ -4,8 +4,9 @@ It writes a few thousand 640x480 JPEGs with captions in the Karpathy format (toy
 with pixel noise so that they decode like photos), then, through the real training loop
 (:func:`svl_lib.experiment.run_experiment`, DataLoader workers, unique shortcuts):
 
-* trains CLIP RN50 (open_clip, random init) in bf16 autocast + channels-last and in fp32 with TF32
-  off, and VSE++ (ResNet-152 + GRU, random init) in bf16;
+* trains CLIP RN50 (open_clip, random init) in bf16 autocast + channels-last and in fp32
+  (``precision="fp32"``: torch's default memory layout) with TF32 off, and VSE++ (ResNet-152 +
+  GRU, random init) in bf16;
 * measures the synthetic upper bound of CLIP RN50 (random tensors on the GPU, no data loading;
   ``benchmarks/bench_gpu.py``) in fp32 (TF32 off) and in bf16 + channels-last;
 * SIGKILLs a training subprocess (checkpoint every 3 steps) in the middle of an epoch, resumes it
@@ -132,9 +133,17 @@ def strict_fp32():
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
-def loop_run(config: ExperimentConfig, out: Path, warmup: int, bf16: bool = True) -> dict:
+def loop_config(config: ExperimentConfig, bf16: bool) -> ExperimentConfig:
+    """The config of a loop row: ``config`` (bf16 autocast + channels-last), or for the fp32 row
+    one epoch with ``precision="fp32"``: no autocast and torch's default memory layout, as the
+    synthetic fp32 row."""
+    return config if bf16 else config.replace(epochs=1, precision="fp32")
+
+
+def loop_run(config: ExperimentConfig, out: Path, warmup: int) -> dict:
     """Train ``config`` through :func:`run_experiment`; images/s and mean step time after
-    ``warmup`` steps (timed at each step's end), peak GPU memory. ``bf16=False``: fp32, TF32 off."""
+    ``warmup`` steps (timed at each step's end), peak GPU memory. ``precision="fp32"`` runs with
+    TF32 off."""
     times: list[float] = []
     original = Objective.after_step
 
@@ -144,10 +153,8 @@ def loop_run(config: ExperimentConfig, out: Path, warmup: int, bf16: bool = True
     cuda = torch.cuda.is_available() and config.device != "cpu"
     if cuda:
         torch.cuda.reset_peak_memory_stats()
-    precision = (contextlib.nullcontext() if bf16 else
-                 mock.patch("svl_lib.training.autocast", lambda device: contextlib.nullcontext()))
-    with mock.patch.object(Objective, "after_step", timed), precision, \
-            (contextlib.nullcontext() if bf16 else strict_fp32()):
+    with mock.patch.object(Objective, "after_step", timed), \
+            (strict_fp32() if config.precision == "fp32" else contextlib.nullcontext()):
         metrics = run_experiment(config, out, progress=False)
     if cuda:
         torch.cuda.synchronize()
@@ -243,8 +250,7 @@ def main() -> None:
                                        batch_size=args.clip_batch, epochs=args.clip_epochs)
         loop = {}
         for bf16 in (True, False):
-            config = clip_config if bf16 else clip_config.replace(epochs=1)
-            loop[bf16] = r = loop_run(config, tmp / f"clip_{bf16}", args.warmup, bf16)
+            loop[bf16] = r = loop_run(loop_config(clip_config, bf16), tmp / f"clip_{bf16}", args.warmup)
             table[f"loop CLIP {'bf16' if bf16 else 'fp32'}"] = (
                 f"{r['steps']} steps: {r['rate']:.0f} images/s, {r['step_ms']:.0f} ms/step, "
                 f"peak {gib(r['peak'])}")

@@ -36,6 +36,7 @@ from .shortcut_spec import MODES, ShortcutSpec
 
 LR_SCHEDULES = ("cosine", "step")
 LTD_MODES = ("none", "constrained", "unconstrained")
+PRECISIONS = ("bf16", "fp32")
 INIT_PARTS = ("all", "image")
 NOT_IDENTITY = ("name", "device", "eval_split", "eval_conditions", "probes", "num_workers",
                 "checkpoint_every", "validate")
@@ -57,6 +58,9 @@ class ExperimentConfig:
     n_test: int = 500
     image_size: int = 32
     data_seed: int = 0
+    # a Karpathy dataset's JPEGs decoded at a reduced size before the model's resize (faster; the
+    # pixels differ slightly from the full decode of open_clip and the reference); False: full size
+    jpeg_draft: bool = False
     # the shortcut seen in training (mode "none" = no shortcut); None = the dataset's default
     shortcut_mode: str = _SPEC.mode
     n_digits: int | None = None
@@ -74,10 +78,13 @@ class ExperimentConfig:
     # EfficientNet, "" for random init. frozen_stages: the toy EfficientNet's stem and first N of
     # its 7 stages stay fixed (a CPU budget; 0 trains all).
     # embed_dim: toy and VSE++ (the paper's VSE++: 1024); CLIP's comes from its arch.
+    # quick_gelu: CLIP's activation, QuickGELU (OpenAI's weights were trained with it) or GELU;
+    # None: the tag's, or for a checkpoint file the one all the arch's tags share (RN50: QuickGELU)
     # text_pooling: the toy GRU's caption embedding, its state at the "last" token or the "mean"
     model: str = "toy"
     arch: str = ""
     pretrained: str = ""
+    quick_gelu: bool | None = None
     frozen_stages: int = 0
     text_pooling: str = "last"
     # a finished run folder whose model.pt (weights and vocabulary) starts this run: fine-tuning a
@@ -132,6 +139,9 @@ class ExperimentConfig:
     # lr_step_epochs epochs (the paper's VSE++: 15)
     lr_schedule: str = "cosine"
     lr_step_epochs: int = 15
+    # the training forward pass on a GPU: "bf16" autocast with channels-last memory (the course's
+    # default, about twice as fast) or "fp32" (the paper's); a CPU always runs fp32
+    precision: str = "bf16"
     # several processes: batch norm over the global batch (SyncBatchNorm; the VSE++ grids' ResNet)
     # instead of each process's shard; no effect in one process
     sync_batchnorm: bool = False
@@ -191,6 +201,7 @@ class ExperimentConfig:
         check_choice("lr_schedule", self.lr_schedule, LR_SCHEDULES)
         check_choice("ltd", self.ltd, LTD_MODES)
         check_choice("init_parts", self.init_parts, INIT_PARTS)
+        check_choice("precision", self.precision, PRECISIONS)
         check_choice("shortcut_mode", self.shortcut_mode, MODES)
         check_choice("eval_split", self.eval_split, ("val", "test"))
         self._check_combinations()
@@ -218,6 +229,8 @@ class ExperimentConfig:
         if self.ltd_side != "caption" and self.ltd == "none":
             raise ValueError(f"ltd_side={self.ltd_side!r} is for latent target decoding: set ltd to "
                              "'constrained' or 'unconstrained', or leave ltd_side='caption'")
+        if self.quick_gelu is not None and self.model != "clip":
+            raise ValueError(f"quick_gelu is CLIP's activation, not {self.model!r}'s: leave it None")
         if self.text_pooling != "last" and self.model != "toy":
             raise ValueError(f"text_pooling={self.text_pooling!r} is for the toy model's GRU, not "
                              f"{self.model!r}: use model='toy' or text_pooling='last'")

@@ -1,5 +1,6 @@
-"""Where and how a run computes, for the training loop and the evaluation alike: the device, bf16
-autocast on a GPU, cuDNN autotuning, and seeding."""
+"""Where and how a run computes, for the training loop and the evaluation alike: the device, the
+training's precision on a GPU (``"bf16"``: autocast and channels-last, the course's default;
+``"fp32"``: the paper's; the evaluation always encodes in fp32), cuDNN autotuning, and seeding."""
 from __future__ import annotations
 
 import contextlib
@@ -7,6 +8,8 @@ import random
 
 import numpy as np
 import torch
+
+from .config import PRECISIONS
 
 
 def seed_everything(seed: int) -> None:
@@ -31,8 +34,24 @@ def tune_cudnn(device: torch.device) -> None:
         torch.backends.cudnn.benchmark = True
 
 
-def autocast(device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast on a GPU, nothing on a CPU."""
-    if device.type == "cuda":
+def check_precision(precision: str) -> None:
+    """``precision`` is one of :data:`~svl_lib.config.PRECISIONS`."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {PRECISIONS}, got {precision!r}")
+
+
+def autocast(device: torch.device, precision: str = "bf16") -> contextlib.AbstractContextManager:
+    """bf16 autocast on a GPU with ``precision="bf16"``; nothing with ``"fp32"`` or on a CPU."""
+    check_precision(precision)
+    if device.type == "cuda" and precision == "bf16":
         return torch.autocast("cuda", dtype=torch.bfloat16)
     return contextlib.nullcontext()
+
+
+def memory_format(device: torch.device, precision: str = "bf16") -> torch.memory_format:
+    """The layout of the model and its images in training: channels-last on a GPU with
+    ``precision="bf16"`` (faster bf16 convolutions), torch's default otherwise (the paper's fp32)."""
+    check_precision(precision)
+    if device.type == "cuda" and precision == "bf16":
+        return torch.channels_last
+    return torch.preserve_format

@@ -12,7 +12,8 @@ Started by ``accelerate launch`` or ``torchrun`` (which set ``WORLD_SIZE``), the
   loss; all-gather's backward sums the gradients of the ``W`` identical losses and DDP averages
   them, which gives exactly the single-process gradient of the global batch;
 * only the main process (rank 0) writes the run folder; all processes read the same checkpoint
-  when resuming.
+  when resuming;
+* the command line's run (``python -m svl_lib.run``) destroys the group at its end (:func:`leave`).
 
 Models with batch normalisation (the toy CNN, ResNets) normalise over each process's shard, as DDP
 does without ``SyncBatchNorm``; models with layer norm only (CLIP) match a single process exactly
@@ -36,6 +37,18 @@ def setup(cpu: bool = False) -> torch.device:
     return this process's device."""
     from accelerate import PartialState
     return PartialState(cpu=cpu).device
+
+
+def leave() -> None:
+    """At the end of a process's work: destroy the process group :func:`setup` joined (NCCL's
+    communicators freed, gloo's threads joined) and clear Accelerate's record of it; nothing
+    without a group. Runs in one process share its group until then: a group made again under the
+    same launcher could read the keys the first one left in the launcher's store."""
+    if not (dist.is_available() and dist.is_initialized()):
+        return
+    from accelerate import PartialState
+    dist.destroy_process_group()
+    PartialState._reset_state()  # Accelerate's own reset: its state would still say "joined"
 
 
 def rank_and_world() -> tuple[int, int]:

@@ -10,7 +10,8 @@
 ``1e-5``; other text is a string);
 fields set nowhere keep their defaults.
 Train-or-load: a finished run of the same config is loaded, an unfinished one resumed. With several
-processes, ``batch_size`` is the global batch (:mod:`svl_lib.distributed`).
+processes, ``batch_size`` is the global batch (:mod:`svl_lib.distributed`), and their process group
+is destroyed at the end of the run.
 """
 from __future__ import annotations
 
@@ -20,7 +21,7 @@ import sys
 from pathlib import Path
 
 from .config import ExperimentConfig
-from .distributed import is_main
+from .distributed import is_main, leave
 from .experiment import run_or_load
 from .sweep import parse_assignments
 
@@ -42,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         for condition, result in metrics["eval"].items():
             print(f"{condition:>13}: RSUM {result['rsum']:.1f}")
         print(f"run folder: {args.out}")
+    leave()  # the launcher's process group, if the run joined one, destroyed at its end
     return 0
 
 

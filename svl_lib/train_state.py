@@ -17,11 +17,13 @@ def previous_state(path: Path) -> Path:
 
 
 def save_train_state(path: Path, **state: object) -> None:
-    """Save a training state atomically, with the RNG states of torch (CPU and, when present,
-    every CUDA device); the state it replaces is kept as :func:`previous_state`."""
+    """Save a training state atomically, with the RNG states of torch: the CPU's and, when there
+    is one, the current CUDA device's (the device this process trains on; not every visible GPU,
+    so that a state saved on 8 GPUs resumes on one, and the other way); the state it replaces is
+    kept as :func:`previous_state`."""
     rng = {"torch_rng": torch.get_rng_state()}
     if torch.cuda.is_available():
-        rng["cuda_rng"] = torch.cuda.get_rng_state_all()
+        rng["cuda_rng"] = torch.cuda.get_rng_state()
     if path.is_file():
         os.replace(path, previous_state(path))
     save_torch(path, {**state, **rng})
@@ -47,7 +49,14 @@ def latest_train_state(path: Path) -> dict | None:
 
 
 def restore_rng(state: dict) -> None:
-    """Set torch's CPU and (when saved and present) CUDA RNG states from a training state."""
+    """Set torch's CPU RNG state and, when one was saved and a GPU is present, the current CUDA
+    device's from a training state. States saved before held a list, one per visible GPU: the
+    current device's entry is taken when it was saved, else the first."""
     torch.set_rng_state(state["torch_rng"])
-    if state.get("cuda_rng") is not None and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(state["cuda_rng"])
+    cuda_rng = state.get("cuda_rng")
+    if cuda_rng is None or not torch.cuda.is_available():
+        return
+    if isinstance(cuda_rng, (list, tuple)):  # the earlier layout: every visible GPU's state
+        current = torch.cuda.current_device()
+        cuda_rng = cuda_rng[current] if current < len(cuda_rng) else cuda_rng[0]
+    torch.cuda.set_rng_state(cuda_rng)

@@ -22,7 +22,7 @@ from torch.utils.data import DataLoader
 from tqdm.auto import tqdm
 
 from .data.loading import CaptionDataset, EpochBatches, TokenizingCollate, epoch_batches
-from .devices import autocast, tune_cudnn
+from .devices import autocast, memory_format, tune_cudnn
 from .distributed import rank_and_world, shard
 from .gradients import clip_gradients, clip_groups
 from .models.base import ContrastiveModel
@@ -54,6 +54,7 @@ class TrainSettings:
     # the first N steps train only the objective's parameters (the LTD decoder, warmed up on the
     # fixed model); the model's schedule starts after them
     frozen_model_steps: int = 0
+    precision: str = "bf16"  # on a GPU: "bf16" autocast + channels-last, or "fp32" (svl_lib.devices)
 
     @classmethod
     def from_config(cls, config: "ExperimentConfig") -> "TrainSettings":
@@ -63,7 +64,8 @@ class TrainSettings:
                    warmup_steps=config.warmup_steps, seed=config.seed, schedule=config.lr_schedule,
                    step_epochs=config.lr_step_epochs, checkpoint_every=config.checkpoint_every,
                    image_lr_scale=config.image_lr_scale, num_workers=config.num_workers,
-                   grad_clip_mode=config.grad_clip_mode, frozen_model_steps=config.ltd_decoder_warmup)
+                   grad_clip_mode=config.grad_clip_mode, frozen_model_steps=config.ltd_decoder_warmup,
+                   precision=config.precision)
 
 
 GPU_LOG_EVERY = 50  # the default of ``log_every`` on a GPU
@@ -188,8 +190,9 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
     atomically at the end of every epoch and every ``checkpoint_every`` steps, and the newest
     readable state found there at the start is resumed: training continues with the next step
     exactly as if never cut off (the batches of an epoch are re-drawn from the saved generator
-    and the done ones skipped; augmentations are seeded per item). On a GPU the forward pass runs
-    in bf16 autocast, with the model and images in channels-last memory format. DataLoader
+    and the done ones skipped; augmentations are seeded per item). On a GPU with ``precision``
+    ``"bf16"`` (the default) the forward pass runs in bf16 autocast, with the model and images in
+    channels-last memory format; with ``"fp32"`` in float32 in torch's default layout. DataLoader
     workers are started once and kept across epochs (each item is indexed ``(epoch, n)``). In a
     process group (:mod:`svl_lib.distributed`) each process trains on its shard of every global
     batch of ``batch_size`` items, the model (and an objective with parameters) in
@@ -217,8 +220,8 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
     cuda = model.device.type == "cuda"
     tune_cudnn(model.device)
     log_every = settings.log_every or (GPU_LOG_EVERY if cuda else 1)
-    layout = torch.channels_last if cuda else torch.preserve_format  # faster convolutions on GPUs
-    if cuda:
+    layout = memory_format(model.device, settings.precision)  # bf16 on a GPU: channels-last
+    if layout == torch.channels_last:
         model.to(memory_format=layout)
     forward, loss_of = across_processes(model, objective, world)
     sampler, workers, first_epoch = EpochBatches(), settings.num_workers, step // steps_per_epoch
@@ -235,7 +238,7 @@ def train(model: ContrastiveModel, dataset: CaptionDataset, settings: TrainSetti
             torch.empty((), dtype=torch.int64).random_()  # loader makes: torch's RNG as with one per epoch
         model.train()
         for images, captions, tokens in loader:
-            with autocast(model.device):
+            with autocast(model.device, settings.precision):
                 out = forward(images.to(model.device, non_blocking=True, memory_format=layout),
                               model.text_to_device(tokens, non_blocking=cuda))  # pinned on a GPU
             loss, parts = loss_of(out.float(), captions)

@@ -11,6 +11,7 @@ import pytest
 import torch
 
 from svl_lib.data.toy import ToyWorld, export_karpathy
+from svl_lib import distributed
 from svl_lib.distributed import shard
 
 WORKER = Path(__file__).parent / "helpers" / "distributed_worker.py"
@@ -22,6 +23,33 @@ def test_shard_splits_every_global_batch_in_rank_order() -> None:
     assert shard(batches, 0, 2) == [[0, 1], [4, 5]] and shard(batches, 1, 2) == [[2, 3], [6, 7]]
     with pytest.raises(ValueError, match="divisible by the 3 processes"):
         shard(batches, 0, 3)
+
+
+def test_the_command_line_s_run_destroys_its_process_group_at_the_end(tmp_path, monkeypatch) -> None:
+    """``python -m svl_lib.run``'s main leaves no process group (a one-process gloo group stands in
+    for a launcher's, the run is faked) and clears Accelerate's record of it; ``leave`` without a
+    group does nothing."""
+    import socket
+
+    import torch.distributed as dist
+    from accelerate import PartialState
+
+    from svl_lib import run
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    dist.init_process_group("gloo", init_method=f"tcp://127.0.0.1:{port}", rank=0, world_size=1)
+    try:
+        PartialState._shared_state["stands_in"] = True  # what Accelerate records when it joins
+        monkeypatch.setattr(run, "run_or_load", lambda config, out: {"eval": {"clean": {"rsum": 1.0}}})
+        assert run.main([str(tmp_path / "run")]) == 0
+        assert not dist.is_initialized() and PartialState._shared_state == {}
+        distributed.leave()  # no group: nothing
+    finally:  # no group left to the next tests, whatever happened
+        if dist.is_initialized():
+            dist.destroy_process_group()
+        PartialState._reset_state()
 
 
 @pytest.mark.slow

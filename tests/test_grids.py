@@ -1,10 +1,12 @@
 """The experiment grids shipped with the course: one per experiment of the paper (toy, CLIP, VSE++),
 each valid at every point and runnable with one command."""
+import json
+
 import pytest
 
 from svl_lib.cluster import submit_plan
 from svl_lib.experiment import init_source
-from svl_lib.grids import grid_names, load_grid
+from svl_lib.grids import GRIDS, grid_names, load_grid
 from svl_lib.run_folders import run_status
 from svl_lib.sweep import main
 
@@ -42,6 +44,18 @@ def test_the_reference_settings_per_grid(tmp_path) -> None:
         for _, config in load_grid(name).plan(tmp_path / name):
             assert config.shortcut_rotate == (name not in fixed or config.dataset != "coco"), name
             assert config.sync_batchnorm == (config.model == "vse"), name
+
+
+def test_the_paper_s_gpu_grids_say_they_train_in_fp32_as_the_paper(tmp_path) -> None:
+    """The CLIP and VSE++ grids set precision="fp32" (the paper's); the toy grids keep the
+    course's default (bf16 on a GPU; a CPU runs fp32 anyway)."""
+    for name in grid_names():
+        said = json.loads((GRIDS / f"{name}.json").read_text())["base"].get("precision")
+        precisions = {config.precision for _, config in load_grid(name).plan(tmp_path / name)}
+        if name.startswith(("clip", "vse")):
+            assert said == "fp32" and precisions == {"fp32"}, name
+        else:
+            assert said is None and precisions == {"bf16"}, name
 
 
 def test_the_shipped_grids_are_the_expected_ones() -> None:

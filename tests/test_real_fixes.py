@@ -136,6 +136,15 @@ def test_two_processes_train_the_tiny_vse_with_the_triplet_loss(coco, tmp_path) 
     assert one["losses"] == pytest.approx(two["losses"], rel=1e-6)  # the global loss on both
 
 
+@pytest.mark.slow
+def test_a_run_of_the_command_line_destroys_its_process_group_at_the_end(tmp_path) -> None:
+    """A toy run of ``python -m svl_lib.run``'s main in two gloo processes trains with both and
+    leaves no process group (before: left initialised until the interpreter's exit)."""
+    done = torchrun("run", str(tmp_path / "run"), str(tmp_path))
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert ranks(tmp_path) == [{"worlds": [2], "group_after": False}] * 2
+
+
 # --- the GRU runs in float32 with autocast off ---------------------------------------------------
 
 def test_the_vse_gru_runs_in_float32_with_autocast_off() -> None:
@@ -266,7 +275,7 @@ def test_evaluation_encodes_in_float32_even_where_training_uses_autocast(monkeyp
     import svl_lib.evaluation as evaluation
     import svl_lib.training as training
 
-    bf16 = lambda device: torch.autocast("cpu", dtype=torch.bfloat16)  # noqa: E731
+    bf16 = lambda device, precision="bf16": torch.autocast("cpu", dtype=torch.bfloat16)  # noqa: E731
     monkeypatch.setattr(training, "autocast", bf16)
     monkeypatch.setattr(evaluation, "autocast", bf16, raising=False)
     split = ToyWorld(n_train=8, n_val=1, n_test=8).split("test")

@@ -1,11 +1,17 @@
 """open_clip SigLIP models through the CLIP builder: a timm image tower (no ``output_dim``), the
-width from open_clip's config, the learnable logit bias on the wrapper, random init offline."""
+width from open_clip's config, the learnable logit bias on the wrapper, random init offline, and
+open_clip's squash resize of SigLIP's images."""
+from pathlib import Path
+
 import pytest
 import torch
 from PIL import Image
+from torchvision import transforms
 
 from svl_lib.config import ExperimentConfig
 from svl_lib.data.toy import ToyWorld
+from svl_lib.experiment import load_model
+from svl_lib.files import save_torch
 from svl_lib.models import build_model
 
 SMALL_SIGLIP = "svl-test-sigmoid-vit"  # no "siglip" in the name: open_clip would fetch its tokenizer
@@ -64,6 +70,47 @@ def test_a_siglip_model_encodes_and_reloads_its_bias(small_siglip) -> None:
     rebuilt = build_model(clip_config(small_siglip))
     rebuilt.load_state_dict(model.state_dict())
     assert rebuilt.logit_bias.item() == -3.0
+
+
+@pytest.fixture
+def webli(small_siglip, tmp_path, monkeypatch) -> Path:
+    """``small_siglip`` with ViT-B-16-SigLIP's tag ``"webli"`` (a squash resize, mean and std 0.5),
+    whose download is a local checkpoint of random weights; returns that file."""
+    import open_clip
+    from open_clip import factory, pretrained
+    monkeypatch.setitem(pretrained._PRETRAINED, small_siglip,
+                        {"webli": open_clip.get_pretrained_cfg("ViT-B-16-SigLIP", "webli")})
+    path = tmp_path / "webli.pt"
+    torch.save(open_clip.create_model(small_siglip).state_dict(), path)
+    monkeypatch.setattr(factory, "download_pretrained", lambda cfg, *args, **kwargs: str(path))
+    return path
+
+
+def test_siglip_images_are_squashed_as_open_clip_preprocesses_them(webli, tmp_path) -> None:
+    """A non-square photo keeps all of itself (squashed to a square, not centre-cropped), as
+    open_clip's own preprocessing of the tag gives it: from the tag, from a checkpoint file of the
+    arch and after a reload from the run's model.pt."""
+    import open_clip
+    photo = Image.new("RGB", (300, 150), (0, 200, 0))
+    photo.paste((200, 0, 0), (0, 0, 100, 150))  # red and blue thirds: a centre crop loses them
+    photo.paste((0, 0, 200), (200, 0, 300, 150))
+    _, _, theirs = open_clip.create_model_and_transforms(SMALL_SIGLIP, pretrained="webli")
+    squashed = theirs(photo)
+    by_hand = transforms.Normalize([0.5] * 3, [0.5] * 3)(
+        transforms.ToTensor()(photo.resize((224, 224), Image.Resampling.BICUBIC)))
+    assert torch.allclose(squashed, by_hand, atol=1e-6)
+    config = clip_config(SMALL_SIGLIP).replace(pretrained="webli")
+    tagged, filed = build_model(config), build_model(config.replace(pretrained=str(webli)))
+    save_torch(tmp_path / "run" / "model.pt", {"state_dict": filed.state_dict(),
+                                               "config": config.to_dict(),
+                                               "rebuild": filed.rebuild_info()})
+    for model in (tagged, filed, load_model(tmp_path / "run")):
+        prepare, tensor = model.image_transform()
+        assert prepare(photo).size == (224, 224)
+        assert torch.allclose(tensor(prepare(photo)), squashed, atol=1e-6)
+    tagged.clip.visual.preprocess_cfg["resize_mode"] = "longest"
+    with pytest.raises(ValueError, match="resize_mode='longest'.*'shortest' and 'squash'"):
+        tagged.image_transform()
 
 
 def test_models_without_a_bias_have_none() -> None:

@@ -56,23 +56,60 @@ def test_training_never_leaves_the_scale_above_the_bound() -> None:
     assert model.log_scale.item() <= math.log(MAX_LOGIT_SCALE) + 1e-6
 
 
-def test_states_load_on_the_cpu_with_cuda_rng_states(tmp_path, monkeypatch) -> None:
-    """A state saved on a GPU machine: RNG states come back as CPU byte tensors (what
-    ``torch.set_rng_state`` accepts) and the CUDA generators are restored too."""
-    fake_cuda = [torch.arange(16, dtype=torch.uint8), torch.arange(16, 32, dtype=torch.uint8)]
-    restored = {}
-    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
-    monkeypatch.setattr(torch.cuda, "get_rng_state_all", lambda: fake_cuda)
-    monkeypatch.setattr(torch.cuda, "set_rng_state_all", lambda states: restored.update(states=states))
+class FakeGPUs:
+    """``count`` visible CUDA devices, each with its own RNG state, the process on ``current``:
+    torch.cuda's RNG functions (and those torch.cuda.random calls inside its ``*_all`` ones)
+    replaced; a device index beyond the count raises ``IndexError`` as torch's generators do."""
+
+    def __init__(self, monkeypatch, count: int, current: int = 0) -> None:
+        self.states = [torch.full((16,), n, dtype=torch.uint8) for n in range(count)]
+        self.current = current
+        for module in (torch.cuda, torch.cuda.random):
+            monkeypatch.setattr(module, "device_count", lambda: len(self.states))
+            monkeypatch.setattr(module, "get_rng_state", self.get)
+            monkeypatch.setattr(module, "set_rng_state", self.set)
+        monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+        monkeypatch.setattr(torch.cuda, "current_device", lambda: self.current)
+
+    def index(self, device: int | str | torch.device) -> int:
+        index = device if isinstance(device, int) else torch.device(device).index
+        return self.current if index is None else index
+
+    def get(self, device: int | str | torch.device = "cuda") -> torch.Tensor:
+        return self.states[self.index(device)].clone()
+
+    def set(self, state: torch.Tensor, device: int | str | torch.device = "cuda") -> None:
+        self.states[self.index(device)] = state.clone()  # IndexError beyond the visible GPUs
+
+
+@pytest.mark.parametrize("saved_on, resumed_on", [(8, 1), (1, 8)])
+def test_a_state_saved_on_some_gpus_resumes_on_another_count(tmp_path, monkeypatch, saved_on,
+                                                             resumed_on) -> None:
+    """The state holds the current device's CUDA RNG state only: an 8-GPU run resumes on one GPU
+    (a Colab) and a one-GPU run on 8, each process's device getting the saved state; the CPU's RNG
+    state comes back as a CPU byte tensor (what ``torch.set_rng_state`` accepts)."""
+    saving = FakeGPUs(monkeypatch, saved_on, current=saved_on - 1)
     path = tmp_path / "train_state.pt"
     save_train_state(path, epoch=3, model={"w": torch.ones(2)})
     before = torch.get_rng_state()
     torch.rand(5)  # move the CPU generator on
+    resuming = FakeGPUs(monkeypatch, resumed_on, current=resumed_on - 1)
     state = load_train_state(path)
     assert state["torch_rng"].device.type == "cpu" and state["torch_rng"].dtype == torch.uint8
     restore_rng(state)
     assert torch.equal(torch.get_rng_state(), before)
-    assert [torch.equal(a, b) for a, b in zip(restored["states"], fake_cuda)] == [True, True]
+    assert torch.equal(resuming.states[-1], saving.states[-1])  # the device trained on
+    assert [int(s[0]) for s in resuming.states[:-1]] == list(range(resumed_on - 1))  # others as they were
+
+
+def test_a_state_of_the_earlier_layout_resumes_with_fewer_gpus(tmp_path, monkeypatch) -> None:
+    """States saved before held every visible GPU's RNG state: the current device's is restored."""
+    path = tmp_path / "train_state.pt"
+    every = [torch.full((16,), 10 + n, dtype=torch.uint8) for n in range(8)]
+    torch.save({"torch_rng": torch.get_rng_state(), "cuda_rng": every, "step": 4}, path)
+    resuming = FakeGPUs(monkeypatch, 1)
+    restore_rng(load_train_state(path))
+    assert torch.equal(resuming.states[0], every[0])
 
 
 def test_epoch_batches_are_the_dataloaders_batches_epoch_after_epoch() -> None:

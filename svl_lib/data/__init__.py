@@ -53,7 +53,7 @@ def _karpathy_split(config: "ExperimentConfig", split: str) -> Corpus:
             f"data root {root} of dataset {config.dataset!r} not found: run `python -m "
             f"svl_lib.data.prepare {config.dataset}` on a machine with internet, or set SVL_DATA_DIR "
             "(or the config's data_root) to the folder holding its JSON and images/")
-    return read_karpathy(*karpathy_files(root, config.dataset), split)
+    return read_karpathy(*karpathy_files(root, config.dataset), split, draft=config.jpeg_draft)
 
 
 # 224-px photos, as in the paper: six 28-px MNIST tiles along the top edge (12.5% of the height)

@@ -15,6 +15,7 @@ Layout under the data root (``$SVL_DATA_DIR/<dataset>`` or the config's ``data_r
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -26,16 +27,22 @@ SPLIT_MEMBERS = {"train": ("train", "restval"), "val": ("val",), "test": ("test"
 
 
 class JpegFiles(ImageFiles):
-    """:class:`ImageFiles` whose JPEGs can be decoded at a reduced size: :meth:`load` asks PIL's
-    JPEG decoder (``Image.draft``) for the largest of the scales 1/8, 1/4, 1/2 that keeps both sides
-    at least ``side`` (scaled in the DCT domain, several times faster than a full decode; a 640x480
-    COCO image decodes at 320x240 for a 224-px model, a 640x427 one at full size). Other formats
-    decode at full size."""
+    """:class:`ImageFiles` whose JPEGs may be decoded at a reduced size, with ``draft=True`` only:
+    :meth:`load` then asks PIL's JPEG decoder (``Image.draft``) for the largest of the scales 1/8,
+    1/4, 1/2 that keeps both sides at least ``side`` (scaled in the DCT domain, several times faster
+    than a full decode; a 640x480 COCO image decodes at 320x240 for a 224-px model, a 640x427 one at
+    full size). The pixels then differ slightly from a full decode resized (open_clip and the
+    reference decode at full size), so the default decodes every image at full size, as other
+    formats always are."""
+
+    def __init__(self, root: Path | str, filenames: Sequence[str], draft: bool = False):
+        super().__init__(root, filenames)
+        self.draft = draft
 
     def load(self, i: int, side: int | None) -> Image.Image:
-        """Image ``i`` as RGB, reduced for a model that needs a shorter side of ``side`` pixels
-        (``None``: full size). A missing or unreadable file raises the error naming it."""
-        if side is None:
+        """Image ``i`` as RGB, reduced with ``draft`` for a model that needs a shorter side of
+        ``side`` pixels (``None``: full size). A missing or unreadable file raises the error naming it."""
+        if side is None or not self.draft:
             return self(i)
         try:
             with Image.open(self.root / self.filenames[i]) as im:
@@ -88,10 +95,10 @@ def read_entries(json_path: Path | str, split: str) -> tuple[str, list[dict]]:
 
 
 def read_karpathy(json_path: Path | str, image_root: Path | str, split: str,
-                  captions_per_image: int = 5) -> Corpus:
+                  captions_per_image: int = 5, draft: bool = False) -> Corpus:
     """Load one split. Every image of the split must exist under ``image_root`` (checked here, so
     a missing image is an error before training); an unreadable one fails when it is read, naming
-    the file."""
+    the file. ``draft``: JPEGs decoded at a reduced size before a resize (:class:`JpegFiles`)."""
     name, entries = read_entries(json_path, split)
     image_root = Path(image_root)
     if not image_root.is_dir():
@@ -108,4 +115,4 @@ def read_karpathy(json_path: Path | str, image_root: Path | str, split: str,
         labels = {a: np.array([entry["toy_labels"][a] for entry in entries])
                   for a in entries[0]["toy_labels"]}
     return Corpus(name=name, split=split, captions=captions,
-                  load_image=JpegFiles(image_root, paths), labels=labels)
+                  load_image=JpegFiles(image_root, paths, draft), labels=labels)

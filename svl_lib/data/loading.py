@@ -48,8 +48,8 @@ def decode_side(prepare: PrepareFn | None) -> int | None:
 
 
 def load_image(corpus: Corpus, i: int, side: int | None) -> Image.Image:
-    """Image ``i`` of ``corpus``; JPEG files are decoded at a reduced size (:class:`JpegFiles`)
-    when ``side`` allows it."""
+    """Image ``i`` of ``corpus``; JPEG files read with ``draft`` are decoded at a reduced size
+    (:class:`JpegFiles`) when ``side`` allows it, every other image at full size."""
     loader = corpus.load_image
     return loader.load(i, side) if isinstance(loader, JpegFiles) else loader(i)
 

@@ -8,12 +8,14 @@ from the hub when online, then cached), a local checkpoint path, or ``""`` for r
 
 The pretrained logit scale is kept and learnable, without a clamp, as in the paper's code (OpenAI's
 scale starts at 100, open_clip's training clamp, so a clamp there would let it only fall); with a
-fixed ``temperature`` it is fixed. Preprocessing is open_clip's, split into
-the geometric part (resize the shortest side, centre crop; before the shortcut is pasted) and the
-tensor part (to tensor, normalise). Captions are cut at open_clip's context length with the
-end-of-text token kept last (the reference code could pool at the wrong token), and a long caption
-is cut *before* its appended shortcut digits, which are always kept (with CLIP's BPE tokenizer;
-other open_clip tokenizers cut at their own length).
+fixed ``temperature`` it is fixed. Preprocessing is open_clip's, split into the geometric part
+(resize the shortest side and centre crop, or SigLIP's squash to a square, as the model's
+preprocessing config says; before the shortcut is pasted) and the tensor part (to tensor,
+normalise); a rebuilt model keeps it, and a checkpoint file gets the one its arch's tags share.
+Captions are cut at open_clip's context length with the end-of-text token kept last (the
+reference code could pool at the wrong token), and a long caption is cut *before* its appended
+shortcut digits, which are always kept (with CLIP's BPE tokenizer; other open_clip tokenizers cut
+at their own length).
 
 SigLIP models (e.g. ``ViT-B-16-SigLIP``: a timm image tower, a learnable logit bias) build too:
 the embedding width comes from open_clip's model config, the bias is the wrapper's ``logit_bias``
@@ -21,8 +23,9 @@ the embedding width comes from open_clip's model config, the bias is the wrapper
 online) is made on first use, so that a randomly initialised model builds offline.
 
 OpenAI's weights were trained with QuickGELU: a tag whose weights need it builds the network with
-QuickGELU (``force_quick_gelu``), and the choice is saved with the model, so that a rebuilt model
-(re-evaluation, ``init_from``) is the network that was trained.
+QuickGELU (``force_quick_gelu``), and so does a checkpoint file of an arch whose tags all need it
+(RN50; the config's ``quick_gelu`` says it for any file); the choice is saved with the model, so
+that a rebuilt model (re-evaluation, ``init_from``) is the network that was trained.
 """
 from __future__ import annotations
 
@@ -66,13 +69,51 @@ def embed_width(arch: str) -> int:
     return TINY_WIDTH if arch == TINY else int(_open_clip().get_model_config(arch)["embed_dim"])
 
 
-def create_clip(arch: str, pretrained: str = "", quick_gelu: bool = False) -> tuple[nn.Module, bool]:
-    """An open_clip model and whether it uses QuickGELU (saved to rebuild it). Unknown names,
-    unknown tags and a tag that cannot be downloaded are one clear error each."""
+PREPROCESS_KEYS = ("mean", "std", "interpolation", "resize_mode")  # what a tag says of its images
+
+
+def tag_configs(arch: str) -> dict[str, dict[str, Any]]:
+    """open_clip's config of each pretrained tag of ``arch`` (none for an arch without tags)."""
+    open_clip = _open_clip()
+    return {tag: open_clip.get_pretrained_cfg(arch, tag)
+            for tag in open_clip.list_pretrained_tags_by_model(arch)}
+
+
+def file_quick_gelu(arch: str) -> bool:
+    """Whether a checkpoint file of ``arch`` runs with QuickGELU when the config does not say: as
+    every pretrained tag of ``arch`` does (RN50's tags: QuickGELU); open_clip's default for an arch
+    without tags; one clear error when its tags differ (ViT-B-32: OpenAI's and LAION's)."""
+    flags = {tag: bool(config.get("quick_gelu", False)) for tag, config in tag_configs(arch).items()}
+    if len(set(flags.values())) > 1:
+        quick = [tag for tag, flag in flags.items() if flag]
+        raise ValueError(f"the activation of a {arch} checkpoint file is not known: the tags of {arch} "
+                         f"differ (QuickGELU: {quick}; GELU: the others); set quick_gelu=True for "
+                         "weights trained with QuickGELU (OpenAI's), else quick_gelu=False")
+    return next(iter(flags.values()), False)
+
+
+def file_preprocess(arch: str) -> dict[str, Any]:
+    """The image preprocessing of a checkpoint file of ``arch``: what every pretrained tag of
+    ``arch`` says alike (ViT-B-16-SigLIP: a squash resize, mean and std 0.5), where open_clip would
+    give a file its defaults (OpenAI's normalisation, shortest-side resize)."""
+    configs = list(tag_configs(arch).values())
+    return {key: configs[0][key] for key in PREPROCESS_KEYS
+            if configs and key in configs[0] and all(c.get(key) == configs[0][key] for c in configs)}
+
+
+def create_clip(arch: str, pretrained: str = "", quick_gelu: bool | None = None,
+                preprocess: dict[str, Any] | None = None) -> tuple[nn.Module, bool]:
+    """An open_clip model and whether it uses QuickGELU (saved to rebuild it). ``quick_gelu=None``:
+    a tag's own activation, a checkpoint file's from :func:`file_quick_gelu`, GELU for random
+    init. Its image preprocessing (``visual.preprocess_cfg``) is a tag's, a file's
+    :func:`file_preprocess`, or with random init ``preprocess`` (a rebuilt model's saved one) over
+    open_clip's defaults. Unknown names, unknown tags and a tag that cannot be downloaded are one
+    clear error each."""
     open_clip = _open_clip()
     if arch == TINY:
         if pretrained:
             raise ValueError(f"the tiny CLIP has no pretrained weights; got pretrained={pretrained!r}")
+        quick_gelu = bool(quick_gelu)
         model = open_clip.CLIP(
             embed_dim=TINY_WIDTH, quick_gelu=quick_gelu,
             vision_cfg=open_clip.CLIPVisionCfg(layers=2, width=64, head_width=32, patch_size=32,
@@ -87,15 +128,20 @@ def create_clip(arch: str, pretrained: str = "", quick_gelu: bool = False) -> tu
         raise ValueError(f"unknown open_clip model {arch!r}" + (f"; did you mean {near}?" if near else
                          "; see open_clip.list_models()"))
     if not pretrained:
-        return open_clip.create_model(arch, pretrained=None, force_quick_gelu=quick_gelu), quick_gelu
+        quick_gelu = bool(quick_gelu)
+        return open_clip.create_model(arch, pretrained=None, force_quick_gelu=quick_gelu,
+                                      force_preprocess_cfg=preprocess), quick_gelu
     path = Path(pretrained).expanduser()
     if path.is_file():
-        return open_clip.create_model(arch, pretrained=str(path), force_quick_gelu=quick_gelu), quick_gelu
+        quick_gelu = file_quick_gelu(arch) if quick_gelu is None else quick_gelu
+        return open_clip.create_model(arch, pretrained=str(path), force_quick_gelu=quick_gelu,
+                                      force_preprocess_cfg=file_preprocess(arch)), quick_gelu
     tags = open_clip.list_pretrained_tags_by_model(arch)
     if pretrained not in tags:
         raise ValueError(f"pretrained={pretrained!r} is neither a file nor a tag of {arch} "
                          f"(tags: {tags}); give a tag or the path of a checkpoint")
-    quick_gelu = bool(open_clip.get_pretrained_cfg(arch, pretrained).get("quick_gelu", False))
+    if quick_gelu is None:
+        quick_gelu = bool(open_clip.get_pretrained_cfg(arch, pretrained).get("quick_gelu", False))
     try:
         return (open_clip.create_model(arch, pretrained=pretrained, force_quick_gelu=quick_gelu),
                 quick_gelu)
@@ -163,11 +209,21 @@ class OpenCLIP(ContrastiveModel):
                 f"~/.cache/huggingface) ({err})") from None
 
     def image_transform(self, train: bool = False) -> tuple[transforms.Compose, transforms.Compose]:
+        """open_clip's evaluation preprocessing of the model (in training too): its resize mode,
+        ``"shortest"`` (the shorter side to the size, then a centre crop; CLIP's) or ``"squash"``
+        (the whole image to a square, its aspect ratio changed; SigLIP's), then normalisation."""
         cfg = self.clip.visual.preprocess_cfg
         size = cfg["size"] if isinstance(cfg["size"], int) else cfg["size"][0]
         interpolation = transforms.InterpolationMode(cfg.get("interpolation", "bicubic"))
-        prepare = transforms.Compose([transforms.Resize(size, interpolation=interpolation),
-                                      transforms.CenterCrop(size)])
+        mode = cfg.get("resize_mode", "shortest")
+        if mode == "shortest":
+            prepare = transforms.Compose([transforms.Resize(size, interpolation=interpolation),
+                                          transforms.CenterCrop(size)])
+        elif mode == "squash":
+            prepare = transforms.Compose([transforms.Resize((size, size), interpolation=interpolation)])
+        else:
+            raise ValueError(f"{self.arch}'s preprocessing resizes with resize_mode={mode!r}: the "
+                             "course takes 'shortest' and 'squash'")
         tensor = transforms.Compose([transforms.ToTensor(),
                                      transforms.Normalize(cfg["mean"], cfg["std"])])
         return prepare, tensor
@@ -187,7 +243,11 @@ class OpenCLIP(ContrastiveModel):
         return groups
 
     def rebuild_info(self) -> dict[str, Any]:
-        return {"quick_gelu": self.quick_gelu}
+        """The activation and the image preprocessing (JSON-ready), which a bare architecture
+        would not have (open_clip's defaults)."""
+        preprocess = {k: list(v) if isinstance(v, tuple) else v
+                      for k, v in self.clip.visual.preprocess_cfg.items()}
+        return {"quick_gelu": self.quick_gelu, "preprocess": preprocess}
 
     def text_tokenizer(self) -> Tokenizer:
         """A :class:`ClipTokenizer` over the model's open_clip tokenizer."""
@@ -206,7 +266,7 @@ def build_clip(config: "ExperimentConfig", train: "Corpus | None" = None,
     ``rebuild_info``, the bare architecture (its weights come from the checkpoint, nothing is downloaded)."""
     arch = config.arch or DEFAULT_ARCH
     if rebuild_info is not None:
-        clip, quick_gelu = create_clip(arch, "", rebuild_info["quick_gelu"])
+        clip, quick_gelu = create_clip(arch, "", rebuild_info["quick_gelu"], rebuild_info.get("preprocess"))
     else:
-        clip, quick_gelu = create_clip(arch, config.pretrained)
+        clip, quick_gelu = create_clip(arch, config.pretrained, config.quick_gelu)
     return OpenCLIP(clip, arch, quick_gelu, config.temperature)

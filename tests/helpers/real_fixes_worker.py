@@ -5,6 +5,8 @@ process writes ``rank<r>.json`` into the out dir. Arguments: a mode, then its ow
   ``cuda:gloo``; the latter is NCCL's rule: no CPU tensors), then runs the constrained LTD
   objective's step on features on ``DEVICE`` and averages a value over the processes.
 * ``triplet DATA_ROOT OUT``: trains the tiny VSE++ with the triplet loss for one epoch.
+* ``run RUN_FOLDER OUT``: a toy run through the command line's ``main``, recording the world size
+  it trained with and whether a process group is left after it.
 """
 import json
 import sys
@@ -67,6 +69,23 @@ def triplet(root: str, out: Path) -> None:
     write(out, rank, {"world": world, "losses": losses})
 
 
+def run(folder: str, out: Path) -> None:
+    import os
+
+    import svl_lib.experiment as experiment
+    from svl_lib.run import main
+
+    worlds, train_run = [], experiment.train_run
+
+    def recorded(*args, **kwargs):
+        worlds.append(rank_and_world()[1])
+        return train_run(*args, **kwargs)
+    experiment.train_run = recorded
+    main([folder, "--set", "n_train=32", "n_val=4", "n_test=8", "embed_dim=16", "epochs=1",
+          "batch_size=16", "probes=False", "device='cpu'"])
+    write(out, int(os.environ["RANK"]), {"worlds": worlds, "group_after": dist.is_initialized()})
+
+
 def write(out: Path, rank: int, record: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"rank{rank}.json").write_text(json.dumps(record))
@@ -74,5 +93,6 @@ def write(out: Path, rank: int, record: dict) -> None:
 
 if __name__ == "__main__":
     mode, argument, out_dir = sys.argv[1:4]
-    {"reduce": reduce, "triplet": triplet}[mode](argument, Path(out_dir))
-    dist.destroy_process_group()  # joins gloo's threads: no abort at exit
+    {"reduce": reduce, "triplet": triplet, "run": run}[mode](argument, Path(out_dir))
+    if dist.is_initialized():
+        dist.destroy_process_group()  # joins gloo's threads: no abort at exit
