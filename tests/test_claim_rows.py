@@ -58,3 +58,13 @@ def test_ltd_rows_count_only_runs_within_their_bound(exploratory) -> None:
     verdict = claim_rows.course_verdicts({**exploratory, "trial_paper_ltd": paper}, "exploratory")[
         claim_rows.label(protocols()["5-ltd-course"])]
     assert verdict.verdict == "not testable here" and "too few seeds" in verdict.reason
+
+
+def test_the_confirmatory_results_are_fresh_seeds_made_under_the_committed_protocols() -> None:
+    confirm = claim_rows.stage_tables("confirmatory")
+    assert {"claims_finetune", "claims_scratch", "control_scratch_matched", "control_shortcut_start"} <= set(confirm)
+    assert all(set(t["seed"]) == {5, 6, 7, 8, 9} for t in confirm.values())
+    assert claim_rows.stale_rows(confirm, "confirmatory") == set()
+    verdicts = claim_rows.course_verdicts(confirm, "confirmatory")
+    ran = [p for p in protocols().values() if "confirmatory" in p.stages and set(p.grids) <= set(confirm)]
+    assert ran and all("no confirmatory runs" not in verdicts[claim_rows.label(p)].reason for p in ran)
