@@ -1,6 +1,6 @@
 """Notebook 07's verdict rows, each as its protocol says (:mod:`svl_lib.protocols`): the runs it
 compares, paired by seed where they share seeds (and so their initialisation and start), every
-interval at its family's Bonferroni level (:func:`svl_lib.claims.family_level`), and the rule of
+interval at its family's Bonferroni level (:func:`svl_lib.intervals.family_level`), and the rule of
 :mod:`svl_lib.claims` with the protocol's thresholds.
 
 :func:`stage_tables` reads the committed results of one stage (``exploratory``: seeds 0-4;
@@ -16,6 +16,7 @@ import pandas as pd
 
 from . import claims as rules
 from .claims import Verdict
+from .intervals import family_level
 from .course_claims import LTD, PLAIN, paired, paper_side, seeded, variant, within_bound
 from .protocols import Protocol, protocols
 from .results import grid_results
@@ -200,7 +201,7 @@ def course_verdicts(tables: Tables, stage: str) -> dict[str, Verdict]:
                                          "0 seeds")
             continue
         th = {k: v for k, v in p.thresholds.items() if k != "eta"}
-        verdicts[label(p)] = ROWS[p.id](p, tables, rules.family_level(p.family_tests()), th)
+        verdicts[label(p)] = ROWS[p.id](p, tables, family_level(p.family_tests()), th)
     return verdicts
 
 

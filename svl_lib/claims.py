@@ -12,11 +12,9 @@ one of :data:`VERDICTS`:
 
 Every verdict states the numbers that decided (``reason``), the precondition it needed and whether
 it held (``precondition``, ``""`` where there is none) and the seeds it stood on (``seeds``).
-Differences between settings are intervals, never bare means: **paired** t intervals on the
-per-seed differences where the two settings share their seeds (and so their initialisation and
-start, :func:`paired_difference`), Welch intervals otherwise (:func:`welch_difference`). A rule
-takes ``paired`` and the interval's ``level``; a family of several intervals is corrected by
-testing each at :func:`family_level` (Bonferroni), and :func:`holm` adjusts p-values.
+Differences between settings are intervals, never bare means (:mod:`svl_lib.intervals`): paired
+where the two settings share their seeds, Welch's otherwise. A rule takes ``paired`` and the
+interval's ``level`` (a family's, :func:`svl_lib.intervals.family_level`).
 "Chance" is the RSUM of random rankings; a clean RSUM below 3 x chance counts as collapsed.
 """
 from __future__ import annotations
@@ -29,26 +27,10 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .intervals import difference, seed_values, welch_difference
+
 VERDICTS = ("agree", "partly", "not shown", "not testable here")
 
-
-@dataclass(frozen=True)
-class Difference:
-    """mean(b) - mean(a) and its ``level`` interval: Welch's (two samples) or, with ``paired``, the
-    one-sample t interval of the per-seed differences b - a; ``p`` is the two-sided p-value of a
-    zero difference (nan where both samples are constant)."""
-    mean: float
-    low: float
-    high: float
-    n_a: int
-    n_b: int
-    level: float
-    paired: bool = False
-    p: float = float("nan")
-
-    def __str__(self) -> str:
-        counts = f"paired, n={self.n_a}" if self.paired else f"n={self.n_a}/{self.n_b}"
-        return f"{self.mean:.1f} [{self.low:.1f}, {self.high:.1f}] ({self.level * 100:.3g} %, {counts})"
 
 
 @dataclass(frozen=True)
@@ -65,89 +47,10 @@ class Verdict:
             raise ValueError(f"verdict {self.verdict!r} is not one of {VERDICTS}")
 
 
-def _values(sample: Sequence[float], name: str) -> np.ndarray:
-    """``sample`` as a 1-D float array of finite values, or a ValueError naming ``name``."""
-    values = np.asarray(sample, dtype=float)
-    if values.ndim != 1 or values.size == 0 or not np.isfinite(values).all():
-        raise ValueError(f"{name} must be a non-empty list of finite numbers (one per seed), got {sample!r}")
-    return values
-
-
-def _check_level(level: float) -> None:
-    if not 0 < level < 1:
-        raise ValueError(f"level must lie strictly between 0 and 1, got {level}")
-
-
-def _t_interval(mean: float, se: float, df: float, level: float) -> tuple[float, float, float]:
-    """(low, high, two-sided p of 0) of a t interval; a zero standard error collapses it."""
-    if se == 0:
-        return mean, mean, float("nan")
-    half = float(stats.t.ppf((1 + level) / 2, df) * se)
-    return mean - half, mean + half, float(2 * stats.t.sf(abs(mean) / se, df))
-
-
-def welch_difference(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Difference:
-    """mean(b) - mean(a) with the Welch-Satterthwaite t interval at ``level``, for two samples that
-    share nothing. Needs at least two values on each side; where both samples are constant the
-    interval collapses to the mean."""
-    _check_level(level)
-    x, y = _values(a, "a"), _values(b, "b")
-    for side, values in (("a", x), ("b", y)):
-        if values.size < 2:
-            raise ValueError(f"Welch's interval needs at least 2 values on each side; {side} has "
-                             f"{values.size}: run more seeds")
-    va, vb = x.var(ddof=1) / x.size, y.var(ddof=1) / y.size
-    mean = float(y.mean() - x.mean())
-    df = (va + vb) ** 2 / (va ** 2 / (x.size - 1) + vb ** 2 / (y.size - 1)) if va + vb else 1.0
-    low, high, p = _t_interval(mean, math.sqrt(va + vb), df, level)
-    return Difference(mean, low, high, x.size, y.size, level, False, p)
-
-
-def paired_difference(a: Sequence[float], b: Sequence[float], level: float = 0.95) -> Difference:
-    """mean(b - a) over seeds with the one-sample t interval of the differences at ``level``: for
-    two settings run on the same seeds (``a[i]`` and ``b[i]`` share seed i, so their initialisation,
-    data order and start). Needs the same number (at least 2) of values on each side."""
-    _check_level(level)
-    x, y = _values(a, "a"), _values(b, "b")
-    if x.size != y.size:
-        raise ValueError(f"a paired difference needs one value per seed on each side, in the same seed "
-                         f"order; got {x.size} and {y.size}: compare the seeds both settings have")
-    if x.size < 2:
-        raise ValueError(f"a paired interval needs at least 2 seeds, got {x.size}: run more seeds")
-    d = y - x
-    low, high, p = _t_interval(float(d.mean()), float(d.std(ddof=1) / math.sqrt(d.size)), d.size - 1, level)
-    return Difference(float(d.mean()), low, high, x.size, y.size, level, True, p)
-
-
-def difference(a: Sequence[float], b: Sequence[float], paired: bool, level: float = 0.95) -> Difference:
-    """:func:`paired_difference` with ``paired``, else :func:`welch_difference`."""
-    return (paired_difference if paired else welch_difference)(a, b, level)
-
-
-def family_level(tests: int, alpha: float = 0.05) -> float:
-    """The interval level of each of ``tests`` intervals in one family, so that the chance of any
-    false claim in the family stays at most ``alpha`` (Bonferroni: 1 - alpha / tests)."""
-    if tests < 1 or not 0 < alpha < 1:
-        raise ValueError(f"a family needs at least 1 test and 0 < alpha < 1, got {tests} and {alpha}")
-    return 1 - alpha / tests
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm's step-down adjusted p-values, in the order given (nan stays nan, and counts as a test)."""
-    p = np.asarray(p_values, dtype=float)
-    order = np.argsort(np.where(np.isnan(p), np.inf, p), kind="stable")
-    adjusted, running = np.full(p.size, np.nan), 0.0
-    for rank, i in enumerate(order):
-        if np.isnan(p[i]):
-            continue
-        running = max(running, min(1.0, (p.size - rank) * p[i]))
-        adjusted[i] = running
-    return adjusted.tolist()
-
 
 def uses_shortcut(shortcut_rsum: Sequence[float], threshold: float = 500.0) -> bool:
     """Whether a setting uses the shortcut: its mean RSUM with the shortcut is at least ``threshold``."""
-    return bool(_values(shortcut_rsum, "shortcut_rsum").mean() >= threshold)
+    return bool(seed_values(shortcut_rsum, "shortcut_rsum").mean() >= threshold)
 
 
 def _seeds(*samples: Sequence[float]) -> str:
@@ -265,7 +168,7 @@ def bits_trend(n_bits: Sequence[int], clean: Sequence[float], shortcut: Sequence
     correlations of the per-point means with ``n_bits`` (at most -``min_rho`` and at least
     ``min_rho``); curves may dip. One value per run: an ``n_bits`` value repeats once per seed, and
     every point needs at least ``min_seeds`` runs."""
-    bits, down, up = _values(n_bits, "n_bits"), _values(clean, "clean"), _values(shortcut, "shortcut")
+    bits, down, up = seed_values(n_bits, "n_bits"), seed_values(clean, "clean"), seed_values(shortcut, "shortcut")
     if not bits.size == down.size == up.size:
         raise ValueError(f"n_bits, clean and shortcut need one value per run each, got "
                          f"{bits.size}, {down.size} and {up.size}")
@@ -415,8 +318,8 @@ def share_kept_higher(clean_a: Sequence[float], unique_a: Sequence[float], short
     if not (held_a and held_b):
         return Verdict("not testable here", "a setting that does not use the shortcut keeps its content "
                        "for another reason", precondition, seeds)
-    share_a = 100 * _values(unique_a, "unique_a") / _values(clean_a, "clean_a")
-    share_b = 100 * _values(unique_b, "unique_b") / _values(clean_b, "clean_b")
+    share_a = 100 * seed_values(unique_a, "unique_a") / seed_values(clean_a, "clean_a")
+    share_b = 100 * seed_values(unique_b, "unique_b") / seed_values(clean_b, "clean_b")
     diff = welch_difference(share_b, share_a, level)
     text = (f"share of clean RSUM kept: {name_a} {share_a.mean():.1f} %, {name_b} {share_b.mean():.1f} % "
             f"(difference {diff}, percentage points)")

@@ -14,7 +14,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .claims import paired_difference, uses_shortcut
+from .claims import uses_shortcut
+from .intervals import paired_difference
 from .course_claims import mean_std, paired, seeded
 
 MATCHED = {  # grid -> setting, at the fine-tuned analogue's 76 + 380 steps

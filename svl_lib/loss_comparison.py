@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .claims import welch_difference
+from .intervals import welch_difference
 
 
 def _rsum(runs: Sequence[dict], condition: str) -> list[float]:

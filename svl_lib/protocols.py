@@ -3,7 +3,7 @@
 
 A :class:`Protocol` is one verdict row: its rule (a function of :mod:`svl_lib.claims`) and
 thresholds, its precondition, the comparison (which runs against which, paired or not), the
-**family** whose intervals are corrected together (each at :func:`~svl_lib.claims.family_level`
+**family** whose intervals are corrected together (each at :func:`~svl_lib.intervals.family_level`
 of the family's number of ``tests``), the grids it reads and the **stages** it is run in:
 ``exploratory`` (the grid's own seeds, 0-4, whose protocols were written after their results
 were seen) and
@@ -47,7 +47,7 @@ class Protocol:
 
     def family_tests(self) -> int:
         """How many intervals its family holds (at least 1): each is read at the Bonferroni
-        level :func:`svl_lib.claims.family_level` of that many tests."""
+        level :func:`svl_lib.intervals.family_level` of that many tests."""
         return max(1, family_sizes()[self.family])
 
 

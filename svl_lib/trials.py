@@ -10,8 +10,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from . import claims as rules
 from .course_claims import LTD, PLAIN, SETTINGS, grid_tables, mean_std, paired, seeded, select, within_bound
+from .intervals import holm, paired_difference
 
 TRIALS = ("trial_clipping", "trial_paper_ltd", "trial_decoder_warmup", "trial_headroom", "trial_caption_side", "trial_image_side_ltd",
           "trial_caption_only", "trial_memorisation")
@@ -30,7 +30,7 @@ def _row(trial: str, comparison: str, a: dict, b: dict, ta: pd.DataFrame, tb: pd
     the shortcut, at 95 %, with their p-values (Holm-adjusted per trial by :func:`trials_table`)."""
     row = {"trial": trial, "comparison": comparison, "clean RSUM": mean_std(select(tb, **b))}
     for name, c in (("clean RSUM", "clean"), ("shortcut RSUM", "shortcut")):
-        diff = rules.paired_difference(*paired(seeded(ta, condition=c, **a), seeded(tb, condition=c, **b)))
+        diff = paired_difference(*paired(seeded(ta, condition=c, **a), seeded(tb, condition=c, **b)))
         row[f"{name} difference"], row[f"{name} p"] = str(diff), diff.p
     return {**row, "precondition": precondition}
 
@@ -44,7 +44,7 @@ def _holm_per_trial(rows: pd.DataFrame) -> pd.DataFrame:
     for _, idx in rows.groupby("trial", sort=False).groups.items():
         columns = [f"{n} p" for n in ("clean RSUM", "shortcut RSUM")]
         block = rows.loc[idx, columns].to_numpy(dtype=float)
-        adjusted = np.array(rules.holm(block.ravel().tolist())).reshape(block.shape)
+        adjusted = np.array(holm(block.ravel().tolist())).reshape(block.shape)
         for j, name in enumerate(("clean RSUM", "shortcut RSUM")):
             out.loc[idx, f"{name} p (Holm)"] = adjusted[:, j]
     out = out.drop(columns=["clean RSUM p", "shortcut RSUM p"])
@@ -166,7 +166,7 @@ def memorisation_table(tables: dict[str, pd.DataFrame]) -> pd.DataFrame:
     rows = []
     for label, table, fields in settings:
         train, test = paired(*(seeded(table, f"ltd_rec_{s}", **fields) for s in ("train", "test")))
-        diff = rules.paired_difference(train, test)
+        diff = paired_difference(train, test)
         rows.append({"setting": label, "seeds": len(test), "L_rec training": f"{np.mean(train):.4f}",
                      "L_rec held out": f"{np.mean(test):.4f}",
                      "held out minus training": f"{diff.mean:.4f} [{diff.low:.4f}, {diff.high:.4f}]"})
@@ -242,7 +242,7 @@ def digit_gain_table(memo: pd.DataFrame) -> pd.DataFrame:
                           ("5,000 images", dict(n_train=5000, ltd="constrained"))):
         get = {c: seeded(memo, f"ltd_rec_{c}", **fields) for c in ("train", "train_shortcut", "test", "test_shortcut")}
         train_gain, test_gain = paired(get["train"] - get["train_shortcut"], get["test"] - get["test_shortcut"])
-        diff = rules.paired_difference(test_gain, train_gain)
+        diff = paired_difference(test_gain, train_gain)
         rows.append({"setting": label, "seeds": len(train_gain),
                      "L_rec training: clean / with digits": f"{get['train'].mean():.4f} / {get['train_shortcut'].mean():.4f}",
                      "L_rec held out: clean / with digits": f"{get['test'].mean():.4f} / {get['test_shortcut'].mean():.4f}",

@@ -5,11 +5,10 @@ import math
 import pytest
 from scipy import stats
 
-from svl_lib.claims import (VERDICTS, Difference, Verdict, bits_trend, clean_collapse, combine,
-                            ends_below_start, family_level, holm, mitigation_does_not_stop,
-                            mitigation_helps, one_sided_no_harm, paired_difference, reliance_cut_more,
-                            rises, share_kept_higher, shortcut_used, uses_shortcut, verdict_table,
-                            welch_difference)
+from svl_lib.claims import (VERDICTS, Verdict, bits_trend, clean_collapse, combine, ends_below_start,
+                            mitigation_does_not_stop, mitigation_helps, one_sided_no_harm, reliance_cut_more,
+                            rises, share_kept_higher, shortcut_used, uses_shortcut, verdict_table)
+from svl_lib.intervals import Difference, family_level, holm, paired_difference, welch_difference
 
 
 def around(x: float, spread: float = 0.5) -> list[float]:
