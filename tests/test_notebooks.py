@@ -182,7 +182,8 @@ def test_notebook_06_runs_the_real_pipeline_on_the_stand_in(tmp_path, monkeypatc
 def test_notebook_07_sets_the_claims_beside_the_paper(tmp_path, monkeypatch) -> None:
     """By default notebook 07 reads the claims grids' committed results (no training for them),
     trains the ImageNet-tower negative example (which does not use the shortcut: RSUM with it below
-    500, the precondition of a collapse) and prints one verdict per claim from svl_lib.claims."""
+    500, the precondition of a collapse) and prints every claim's verdict and reason from
+    svl_lib.claims, exploratory and confirmatory."""
     from svl_lib.claims import VERDICTS
 
     monkeypatch.setenv("SVL_FIGURES_DIR", str(tmp_path / "figures"))
@@ -193,8 +194,10 @@ def test_notebook_07_sets_the_claims_beside_the_paper(tmp_path, monkeypatch) -> 
     effnet = {name: metrics(folder(runs, f"effnet_{name}", 500) / "seed=0") for name in ("clean", "unique")}
     assert effnet["clean"]["image_weights"] == "efficientnet-lite0-57934424.pth (247 tensors checked)"
     assert effnet["unique"]["eval"]["shortcut"]["rsum"] < 500
-    lines = next(t for t in texts if "3a. With unique shortcuts" in t).strip().splitlines()
-    assert len(lines) >= 10 and all(line.strip().split("  ")[0] in VERDICTS for line in lines)
+    reasons = next(t for t in texts if t.startswith("=== exploratory"))  # both stages' verdicts
+    verdicts = [line.strip().split(":")[0] for line in reasons.splitlines()
+                if line.startswith("  ") and not line.strip().startswith("precondition")]
+    assert "=== confirmatory" in reasons and len(verdicts) >= 30 and set(verdicts) <= set(VERDICTS)
     figures = {p.name for p in (tmp_path / "figures").iterdir()}
     assert {"07_bits_paper_vs_toy.png", "07_clean_rsum_kept.png"} <= figures
 
