@@ -194,7 +194,8 @@ def test_notebook_07_sets_the_claims_beside_the_paper(tmp_path, monkeypatch) -> 
     effnet = {name: metrics(folder(runs, f"effnet_{name}", 500) / "seed=0") for name in ("clean", "unique")}
     assert effnet["clean"]["image_weights"] == "efficientnet-lite0-57934424.pth (247 tensors checked)"
     assert effnet["unique"]["eval"]["shortcut"]["rsum"] < 500
-    reasons = next(t for t in texts if t.startswith("=== exploratory"))  # both stages' verdicts
+    cells = ["".join("".join(o.get("text", "")) for o in c.get("outputs", [])) for c in executed["cells"]]
+    reasons = next(t for t in cells if t.startswith("=== exploratory"))  # both stages' verdicts
     verdicts = [line.strip().split(":")[0] for line in reasons.splitlines()
                 if line.startswith("  ") and not line.strip().startswith("precondition")]
     assert "=== confirmatory" in reasons and len(verdicts) >= 30 and set(verdicts) <= set(VERDICTS)
