@@ -172,10 +172,7 @@ def within_bound(table: pd.DataFrame, eta: float) -> pd.DataFrame:
 
 def select(table: pd.DataFrame, column: str = "rsum", condition: str = "clean", **fields) -> list[float]:
     """``column`` of the runs whose config fields equal ``fields``, under ``condition``, in seed order."""
-    rows = table[table["condition"] == condition]
-    for key, value in fields.items():
-        rows = rows[rows[key] == value]
-    return rows.sort_values("seed")[column].astype(float).tolist()
+    return seeded(table, column, condition, **fields).tolist()
 
 
 def seeded(table: pd.DataFrame, column: str = "rsum", condition: str = "clean", **fields) -> pd.Series:

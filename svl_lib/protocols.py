@@ -78,7 +78,8 @@ def stage_seeds(stage: str, grid: str) -> list[int]:
         raise ValueError(f"stage must be one of {STAGES}, got {stage!r}")
     if stage == "confirmatory":
         return list(_data()["seeds"]["confirmatory"])
-    return list(load_grid(grid).grid.get("seed", [load_grid(grid).base.seed]))
+    loaded = load_grid(grid)
+    return list(loaded.grid.get("seed", [loaded.base.seed]))
 
 
 def _grid_fields(grid: str) -> dict[str, Any]:
