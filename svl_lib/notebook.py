@@ -6,7 +6,8 @@ hash of the fields that define training, :func:`~svl_lib.run_folders.keyed_folde
 parameter trains a run of its own and an unchanged one is reused; ``train_or_load(config, name)``
 trains that run, or with ``reuse`` loads it when it finished (:func:`~svl_lib.experiment.run_or_load`).
 :func:`keyed_sweep` does the same for a whole grid, and :func:`bits_sweep` is notebook 02's
-shortcut-strength sweep, whose run folders notebook 07 reads too.
+shortcut-strength sweep, whose run folders notebook 07 reads too. :func:`run_features` encodes a
+finished run's evaluation split for the retrieval pictures (:mod:`svl_lib.gallery`).
 """
 from __future__ import annotations
 
@@ -17,11 +18,13 @@ from typing import Any
 import pandas as pd
 
 from .config import ExperimentConfig
-from .experiment import run_or_load
+from .evaluation import Features, encode_conditions
+from .experiment import load_model, run_or_load
 from .paths import runs_dir
 from .registries import resolve
 from .results import collect_probes
-from .run_folders import keyed_folder
+from .run_data import RunData, build_data
+from .run_folders import keyed_folder, read_config
 from .sweep import Grid, run_sweep
 
 FolderFn = Callable[[str, ExperimentConfig], Path]
@@ -57,3 +60,13 @@ def bits_sweep(base: ExperimentConfig, n_bits: Sequence[int],
     ``n_bits``, in ``$SVL_RUNS_DIR/02_shortcut_strength/bits-<key>`` (:func:`keyed_sweep`)."""
     return keyed_sweep(runs_dir() / STRENGTH_NOTEBOOK, "bits", base.replace(shortcut_mode="bits"),
                        {"n_bits": list(n_bits)}, reuse)
+
+
+def run_features(run_dir: Path | str, conditions: Sequence[str] = ("clean", "shortcut")) -> tuple[Features, RunData]:
+    """The finished run's model, its evaluation split encoded under ``conditions`` (each image and
+    caption once, as its evaluation did), and the run's data (``data.eval``, ``data.eval_injector``)."""
+    config = read_config(run_dir)
+    data = build_data(config)
+    model = load_model(run_dir)
+    return encode_conditions(model, data.eval, data.eval_injector, conditions,
+                             *model.image_transform(train=False)), data
