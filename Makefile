@@ -11,13 +11,23 @@ GPU_PYTHON ?= 3.12
 export PATH := $(BIN):$(PATH)
 export HF_HUB_OFFLINE ?= 1
 
-.PHONY: setup setup-real course test test-all site slides confirm gpu-wheels clean
+.PHONY: setup setup-real course test test-all site slides confirm gpu-wheels wheelhouse clean
+
+# A room without internet: WHEELS=<folder> installs from a wheelhouse (make wheelhouse) with the
+# package index switched off. TORCH=cpu takes torch and torchvision from PyTorch's CPU-only index
+# first (Linux laptops: a far smaller .venv than PyPI's CUDA build).
+WHEELS ?=
+TORCH ?=
+PLATFORM ?= linux-x86_64
+TORCH_CPU_INDEX := https://download.pytorch.org/whl/cpu
+PIP_FROM := $(if $(WHEELS),--no-index --find-links $(WHEELS),)
 
 # one stamp per set of extras, e.g. .venv/.installed-dev
 $(VENV)/.installed-%: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[$*]'
+	$(if $(WHEELS),,$(BIN)/python -m pip install --quiet --upgrade pip)
+	$(if $(filter cpu,$(TORCH)),$(BIN)/python -m pip install --quiet -c constraints.txt --index-url $(TORCH_CPU_INDEX) torch torchvision)
+	$(BIN)/python -m pip install --quiet $(PIP_FROM) -c constraints.txt -e '.[$*]'
 	touch $@
 
 setup: $(VENV)/.installed-$(EXTRAS)  ## the course on a laptop: notebooks 01-05 and 07
@@ -65,6 +75,13 @@ confirm: setup  ## the confirmatory runs (seeds 5-9) into runs/confirmatory/, re
 gpu-wheels:  ## on a machine with network: the GPU acceptance run's wheels into .wheels/ (GPU_PYTHON=3.12)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m svl_lib.gpu_wheels --python-version $(GPU_PYTHON)
+
+# The room install: every wheel `make setup` installs, for PLATFORM (linux-x86_64, linux-x86_64-cpu,
+# macos-arm64, windows-x86_64) and the laptops' Python (LAPTOP_PYTHON), into wheelhouse/PLATFORM/
+# for a USB stick or the room's network; then on each laptop: make setup WHEELS=<that folder>.
+LAPTOP_PYTHON ?= 3.11
+wheelhouse:  ## on a machine with network: the course's wheels for PLATFORM into wheelhouse/ (then make setup WHEELS=...)
+	$(PYTHON) -m svl_lib.wheelhouse --platform $(PLATFORM) --python-version $(LAPTOP_PYTHON)
 
 clean:  ## remove what make course and make site wrote
 	rm -rf $(OUT) docs/_build .pytest_cache

