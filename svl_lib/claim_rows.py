@@ -10,6 +10,7 @@ protocol as "stale: re-run".
 """
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Callable
 
 import pandas as pd
@@ -212,17 +213,17 @@ def stale_rows(tables: Tables, stage: str) -> set[str]:
 
 
 def verdicts_side_by_side(exploratory: Tables, confirmatory: Tables) -> pd.DataFrame:
-    """One short row per claim: the paper's side (COCO), the row's family, the exploratory verdict
-    (seeds 0-4) and the confirmatory one (fresh seeds 5-9), "—" where a row was not run in a stage
-    and "stale: re-run" where its results were made under another protocol."""
+    """One short row per claim (index: the protocol's row id): the claim, the paper's side (COCO),
+    the exploratory verdict (seeds 0-4) and the confirmatory one (fresh seeds 5-9), "—" where a row
+    was not run in a stage and "stale: re-run" where its results were made under another protocol."""
     columns = {}
     for stage, tables in (("exploratory", exploratory), ("confirmatory", confirmatory)):
         stale = stale_rows(tables, stage)
         columns[stage] = {claim: STALE if claim in stale else v.verdict
                           for claim, v in course_verdicts(tables, stage).items()}
-    rows = [{"claim": label(p), "paper (COCO)": paper_side(p.id), "family": p.family,
+    rows = [{"row": p.id, "claim": p.claim, "paper (COCO)": paper_side(p.id),
              **{s: columns[s].get(label(p), "—") for s in columns}} for p in protocols().values()]
-    return pd.DataFrame(rows).set_index("claim")
+    return pd.DataFrame(rows).set_index("row")
 
 
 def reasons(tables: Tables, stage: str) -> pd.DataFrame:
@@ -232,3 +233,34 @@ def reasons(tables: Tables, stage: str) -> pd.DataFrame:
     table = rules.verdict_table(course_verdicts(tables, stage))
     table.loc[table.index.isin(stale), ["verdict", "reason"]] = [STALE, "made under another protocol"]
     return table
+
+
+def _top_level_parts(text: str) -> list[str]:
+    """``text`` split at the "; " that lie outside parentheses and brackets."""
+    parts, depth, start = [], 0, 0
+    for i, char in enumerate(text):
+        depth += (char in "([") - (char in ")]")
+        if depth == 0 and text.startswith("; ", i):
+            parts.append(text[start:i])
+            start = i + 2
+    return parts + [text[start:]]
+
+
+def reasons_text(tables: Tables, stage: str, width: int = 100) -> str:
+    """:func:`reasons` as lines of at most ``width`` characters: per claim, ``row <id>: <verdict>``,
+    then its reason (a combined row's verdicts one per line, after its count) and precondition."""
+    ids = {label(p): p.id for p in protocols().values()}
+    lines = []
+    for claim, row in reasons(tables, stage).iterrows():
+        lines.append(textwrap.fill(f"row {ids[claim]}: {row.verdict}  ({claim.split('. ', 1)[1]})", width,
+                                   subsequent_indent="      "))
+        head, _, rest = row.reason.partition(": ") if " agree: " in row.reason else ("", "", row.reason)
+        if head:
+            lines.append(textwrap.fill(head + ":", width, initial_indent="    ", subsequent_indent="    "))
+        for part in _top_level_parts(rest) if head else [rest]:
+            lines.append(textwrap.fill(part, width, initial_indent="    - " if head else "    ",
+                                       subsequent_indent="      " if head else "    "))
+        if row.precondition:
+            lines.append(textwrap.fill(f"precondition: {row.precondition}", width,
+                                       initial_indent="    ", subsequent_indent="      "))
+    return "\n".join(lines)

@@ -35,12 +35,34 @@ def test_a_stale_table_shows_its_rows_as_stale_never_as_verdicts(exploratory) ->
     stale["claims_finetune"] = exploratory["claims_finetune"].copy()
     stale["claims_finetune"].attrs["stale"] = True
     table = claim_rows.verdicts_side_by_side(stale, {})
-    rows = [claim_rows.label(p) for p in protocols().values() if "claims_finetune" in p.grids
-            and "exploratory" in p.stages]
+    stale_protocols = [p for p in protocols().values() if "claims_finetune" in p.grids
+                       and "exploratory" in p.stages]
+    rows = [p.id for p in stale_protocols]
     assert set(table.loc[rows, "exploratory"]) == {claim_rows.STALE}
     assert claim_rows.STALE not in set(table.drop(index=rows)["exploratory"])
-    assert claim_rows.reasons(stale, "exploratory").loc[rows[0], "verdict"] == claim_rows.STALE
-    assert table["paper (COCO)"].str.len().max() <= 200
+    label = claim_rows.label(stale_protocols[0])
+    assert claim_rows.reasons(stale, "exploratory").loc[label, "verdict"] == claim_rows.STALE
+    assert f"row {rows[0]}: {claim_rows.STALE}" in claim_rows.reasons_text(stale, "exploratory")
+
+
+def test_the_verdict_table_and_its_reasons_read_in_short_lines(exploratory) -> None:
+    """Notebook 07's slot: no cell of the side-by-side table over 200 characters, every reason line
+    within its width, and every row's verdict on its own ``row <id>: <verdict>`` line."""
+    from svl_lib.claims import VERDICTS
+
+    table = claim_rows.verdicts_side_by_side(exploratory, {})
+    assert table.map(lambda cell: len(str(cell))).to_numpy().max() <= 200
+    assert table.index.str.len().max() <= 20
+    text = claim_rows.reasons_text(exploratory, "exploratory", width=100)
+    assert max(len(line) for line in text.splitlines()) <= 100
+    heads = [line for line in text.splitlines() if line.startswith("row ")]
+    assert [h.split(":")[0][4:] for h in heads] == [p.id for p in protocols().values()
+                                                    if "exploratory" in p.stages]
+    assert {h.split(": ", 1)[1].split("  ")[0] for h in heads} <= set(VERDICTS)
+
+
+def test_a_combined_reason_splits_only_outside_parentheses() -> None:
+    assert claim_rows._top_level_parts("a (x; y); b [1; 2]; c") == ["a (x; y)", "b [1; 2]", "c"]
 
 
 def test_paired_keeps_the_seeds_every_side_has() -> None:

@@ -196,8 +196,8 @@ def test_notebook_07_sets_the_claims_beside_the_paper(tmp_path, monkeypatch) -> 
     assert effnet["unique"]["eval"]["shortcut"]["rsum"] < 500
     cells = ["".join("".join(o.get("text", "")) for o in c.get("outputs", [])) for c in executed["cells"]]
     reasons = next(t for t in cells if t.startswith("=== exploratory"))  # both stages' verdicts
-    verdicts = [line.strip().split(":")[0] for line in reasons.splitlines()
-                if line.startswith("  ") and not line.strip().startswith("precondition")]
+    verdicts = [line.split(": ", 1)[1].split("  ")[0] for line in reasons.splitlines()
+                if line.startswith("row ")]
     assert "=== confirmatory" in reasons and len(verdicts) >= 30 and set(verdicts) <= set(VERDICTS)
     figures = {p.name for p in (tmp_path / "figures").iterdir()}
     assert {"07_bits_paper_vs_toy.png", "07_clean_rsum_kept.png"} <= figures
