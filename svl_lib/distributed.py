@@ -77,16 +77,16 @@ def gather(tensor: torch.Tensor) -> torch.Tensor:
     return torch.cat(all_gather(tensor), dim=0)
 
 
-def mean_over_processes(value: torch.Tensor) -> float:
-    """The mean of a scalar tensor over all processes (its value in a single process), reduced on
-    the tensor's own device: pass one computed on the model's device, the device the process
-    group's backend takes (NCCL takes GPU tensors only, so a CPU tensor fails there)."""
+def mean_over_processes(value: torch.Tensor) -> torch.Tensor:
+    """The mean of a scalar tensor over all processes (its value in a single process) as a 0-dim
+    float64 tensor on the tensor's own device, with no host sync: pass one computed on the model's
+    device, the device the process group's backend takes (NCCL takes GPU tensors only)."""
+    total = value.detach().reshape(()).to(torch.float64, copy=True)  # the caller's tensor is kept
     world = rank_and_world()[1]
     if world == 1:
-        return float(value)
-    total = value.detach().reshape(1).to(torch.float64, copy=True)  # the caller's tensor is kept
+        return total
     dist.all_reduce(total)
-    return float(total.item()) / world
+    return total / world
 
 
 def shard(batches: list[list[int]], rank: int, world: int) -> list[list[int]]:

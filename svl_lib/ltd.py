@@ -271,11 +271,13 @@ class LagrangeMultiplier(nn.Module):
         self.register_buffer("buf", torch.tensor(0.0))
         self.register_buffer("steps", torch.tensor(0))
 
-    def ascend(self, grad: float) -> None:
-        """One ascent step along ``grad`` = dL/dlambda."""
-        if self.steps == 0:
-            self.buf.fill_(grad)
-        else:
-            self.buf.mul_(self.momentum).add_((1.0 - self.dampening) * grad)
+    def ascend(self, grad: float | torch.Tensor) -> None:
+        """One ascent step along ``grad`` = dL/dlambda (a number, or a 0-dim tensor on the buffers'
+        device: then nothing waits for the device). The arithmetic is a Python float's: ``grad`` in
+        float64, rounded to the buffers' float32 where they take it."""
+        grad = torch.as_tensor(grad, dtype=torch.float64, device=self.buf.device)
+        first = grad.to(self.buf.dtype)
+        later = self.buf * self.momentum + ((1.0 - self.dampening) * grad).to(self.buf.dtype)
+        self.buf.copy_(torch.where(self.steps == 0, first, later))
         self.value.add_(self.lr * self.buf).clamp_(0.0, self.maximum)
         self.steps += 1

@@ -251,3 +251,27 @@ def test_ltd_on_a_large_corpus_encodes_targets_on_the_fly(monkeypatch) -> None:
     config = resolve(ExperimentConfig(n_train=40, ltd="constrained", ltd_target_caption="clean"))
     objective = objectives.build_objective(config, CaptionDataset(ToyWorld(40, 4, 8).split("train")))
     assert objective.cache.max_entries == 100 and len(objective.cache) == 1  # only the probe string
+
+
+def test_the_constrained_update_never_waits_for_the_device(monkeypatch) -> None:
+    """The multiplier's step after every training step (L_rec averaged over processes, then the
+    ascent) reads no tensor on the host: no bool(), float() or item() (on a GPU each would stall
+    the step). Its numbers are the float path's, bit for bit."""
+    from svl_lib.losses import InfoNCE
+    from svl_lib.ltd import TargetCache, TargetDecoder
+    from svl_lib.objectives import LTDObjective
+    from svl_lib.outputs import ModelOutput
+
+    cache = TargetCache("fake", encode=lambda texts: torch.ones(len(texts), 6))
+    objective = LTDObjective(InfoNCE(), cache, TargetDecoder(8, 6, hidden=16), "constrained", bound=0.2)
+    twin = LagrangeMultiplier()
+    features = torch.nn.functional.normalize(torch.randn(4, 8), dim=-1)
+    for step in range(3):
+        _, parts = objective(ModelOutput(features, features, torch.tensor(10.0)), ["a 1", "b 2", "c 3", "d 4"])
+        twin.ascend(float(parts["rec"]) / 0.2 - 1.0)
+        with monkeypatch.context() as m:
+            for name in ("__bool__", "__float__", "item"):
+                m.setattr(torch.Tensor, name, lambda *a, _n=name: pytest.fail(f"{_n}() syncs the host"))
+            objective.after_step()
+        assert torch.equal(objective.multiplier.value, twin.value)
+        assert torch.equal(objective.multiplier.buf, twin.buf)

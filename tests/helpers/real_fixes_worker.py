@@ -38,7 +38,7 @@ def reduce(device_name: str, out: Path) -> None:
     objective.after_step()
     value = torch.tensor(rank + 1.0, device=device)
     mean = mean_over_processes(value)
-    write(out, rank, {"world": world, "mean": mean, "kept": value.item(),
+    write(out, rank, {"world": world, "mean": float(mean), "kept": value.item(),
                       "lambda": float(objective.multiplier.value)})
 
 
