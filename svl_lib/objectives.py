@@ -24,7 +24,7 @@ from .data.loading import eval_captions, eval_images
 from .distributed import gather, mean_over_processes
 from .evaluation import encode_images, encode_texts
 from .losses import LOSSES, IFMLoss, InfoNCE
-from .ltd import (LTD_SIDES, LagrangeMultiplier, TargetCache, TargetDecoder, cached_targets,
+from .ltd import (LTD_SIDES, LagrangeMultiplier, TargetCache, TargetDecoder, shared_targets,
                   reconstruction_loss, target_cache_path, target_text, training_captions)
 from .models.base import ContrastiveModel
 from .outputs import ModelOutput
@@ -128,13 +128,22 @@ def contrastive_loss(config: "ExperimentConfig") -> nn.Module:
     return IFMLoss(base, config.ifm_epsilon) if config.ifm_epsilon > 0 else base
 
 
+def encoder_device(config: "ExperimentConfig") -> torch.device:
+    """Where the LTD sentence encoder runs: this process's GPU when the run trains on one, else
+    the CPU."""
+    if torch.cuda.is_available() and config.device != "cpu":
+        return torch.device("cuda", torch.cuda.current_device())
+    return torch.device("cpu")
+
+
 def build_objective(config: "ExperimentConfig", dataset: "CaptionDataset",
                     progress: bool | None = None, embed_dim: int | None = None) -> Objective:
     """The objective of ``config`` for training on ``dataset``. The LTD decoder reads caption
     features of width ``embed_dim``: pass the model's (``model.embed_dim``; CLIP's comes from its
     architecture); the default, ``config.embed_dim``, is the toy model's and VSE++'s width.
-    For LTD the targets of every caption string the training will feed are encoded here, once (kept in
-    :func:`~svl_lib.ltd.target_cache_path` when ``ltd_target_cache``), unless there are more than
+    For LTD the targets of every caption string the training will feed are encoded here, once, on
+    the run's GPU where it has one and by the main process only (:func:`~svl_lib.ltd.shared_targets`;
+    kept in :func:`~svl_lib.ltd.target_cache_path` when ``ltd_target_cache``), unless there are more than
     :data:`MAX_PRECOMPUTED_TARGETS`: then they are encoded on the fly in bounded memory."""
     loss_fn = contrastive_loss(config)
     if config.ltd == "none":
@@ -143,8 +152,8 @@ def build_objective(config: "ExperimentConfig", dataset: "CaptionDataset",
     rotating = (config.ltd_target_caption == "as_fed" and injector is not None
                 and injector.spec.on_caption)
     n_texts = dataset.corpus.n_captions * (config.epochs if rotating else 1)
+    device = encoder_device(config)
     if n_texts > MAX_PRECOMPUTED_TARGETS:  # e.g. COCO: encode the batch's targets on the fly
-        device = "cuda" if torch.cuda.is_available() and config.device != "cpu" else "cpu"
         cache = TargetCache(config.ltd_encoder, max_entries=MAX_PRECOMPUTED_TARGETS, device=device)
         with torch.random.fork_rng(devices=[]):
             cache.ensure(target_text(c, config.ltd_target_caption, config.n_digits)
@@ -153,7 +162,7 @@ def build_objective(config: "ExperimentConfig", dataset: "CaptionDataset",
         fed = training_captions(dataset.corpus, injector, config.epochs)
         texts = sorted({target_text(c, config.ltd_target_caption, config.n_digits) for c in fed})
         with torch.random.fork_rng(devices=[]):  # loading the encoder must not move the seeded RNG
-            cache, _ = cached_targets(config.ltd_encoder, texts, config.ltd_target_cache, progress)
+            cache = shared_targets(config.ltd_encoder, texts, config.ltd_target_cache, progress, device)
     multiplier = LagrangeMultiplier(config.ltd_lambda_start, config.ltd_lambda_lr,
                                     config.ltd_lambda_momentum, config.ltd_lambda_dampening,
                                     config.ltd_lambda_max)

@@ -92,6 +92,21 @@ def test_the_ltd_multiplier_is_averaged_on_the_device_of_the_features(device, tm
     assert one["lambda"] == two["lambda"] != 1.0  # both ascended by the same mean L_rec
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("use_file", [False, True])
+def test_ltd_targets_are_encoded_once_per_process_group(use_file, tmp_path, monkeypatch) -> None:
+    """Two processes, one encoding: the main process loads the encoder and encodes (its targets
+    carry its rank, 0), the other receives the same targets and never loads it."""
+    monkeypatch.setenv("SVL_RUNS_DIR", str(tmp_path / "runs"))  # where the target file goes
+    done = torchrun("targets", str(use_file), str(tmp_path / "out"))
+    assert done.returncode == 0, done.stderr[-3000:]
+    zero, one = ranks(tmp_path / "out")
+    texts = ["a red circle", "a blue square that is hollow", "a green star"]
+    assert zero["loads"] == ["cpu"] and one["loads"] == []
+    assert zero["targets"] == one["targets"] == [[len(t), t.count("e"), 0.0] for t in texts]
+    assert (tmp_path / "runs" / "ltd_targets" / "fake-encoder.pt").is_file() == use_file
+
+
 def test_the_objective_hands_the_reduction_a_tensor_on_the_features_device(monkeypatch) -> None:
     """The CPU half of the check above: the multiplier's L_rec reaches the all-reduce as a tensor
     on the features' device (a Python float, as before the fix, becomes a CPU tensor that NCCL

@@ -5,6 +5,8 @@ process writes ``rank<r>.json`` into the out dir. Arguments: a mode, then its ow
   ``cuda:gloo``; the latter is NCCL's rule: no CPU tensors), then runs the constrained LTD
   objective's step on features on ``DEVICE`` and averages a value over the processes.
 * ``triplet DATA_ROOT OUT``: trains the tiny VSE++ with the triplet loss for one epoch.
+* ``targets USE_FILE OUT``: LTD's targets for one list of captions (:func:`svl_lib.ltd.shared_targets`),
+  with a fake encoder that records which process loads it.
 * ``run RUN_FOLDER OUT``: a toy run through the command line's ``main``, recording the world size
   it trained with and whether a process group is left after it.
 """
@@ -86,6 +88,22 @@ def run(folder: str, out: Path) -> None:
     write(out, int(os.environ["RANK"]), {"worlds": worlds, "group_after": dist.is_initialized()})
 
 
+def targets(use_file: str, out: Path) -> None:
+    import svl_lib.ltd as ltd
+
+    dist.init_process_group("cpu:gloo")
+    loads = []
+
+    def fake_encoder(name, device="cpu"):
+        loads.append(str(device))
+        return lambda texts: torch.tensor([[len(t), t.count("e"), rank_and_world()[0]] for t in texts],
+                                          dtype=torch.float32)
+    ltd.load_sentence_encoder = fake_encoder
+    texts = ["a red circle", "a blue square that is hollow", "a green star"]
+    cache = ltd.shared_targets("fake-encoder", texts, use_file == "True", progress=False)
+    write(out, rank_and_world()[0], {"loads": loads, "targets": cache.lookup(texts).tolist()})
+
+
 def write(out: Path, rank: int, record: dict) -> None:
     out.mkdir(parents=True, exist_ok=True)
     (out / f"rank{rank}.json").write_text(json.dumps(record))
@@ -93,6 +111,6 @@ def write(out: Path, rank: int, record: dict) -> None:
 
 if __name__ == "__main__":
     mode, argument, out_dir = sys.argv[1:4]
-    {"reduce": reduce, "triplet": triplet, "run": run}[mode](argument, Path(out_dir))
+    {"reduce": reduce, "triplet": triplet, "targets": targets, "run": run}[mode](argument, Path(out_dir))
     if dist.is_initialized():
         dist.destroy_process_group()  # joins gloo's threads: no abort at exit
