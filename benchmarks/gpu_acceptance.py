@@ -10,14 +10,15 @@ with pixel noise so that they decode like photos), then, through the real traini
 * measures the synthetic upper bound of CLIP RN50 (random tensors on the GPU, no data loading;
   ``benchmarks/bench_gpu.py``) in fp32 (TF32 off) and in bf16 + channels-last;
 * SIGKILLs a training subprocess (checkpoint every 3 steps) in the middle of an epoch, resumes it
-  and compares its per-step losses and final metrics with an uninterrupted run (deterministic
-  algorithms and no cuDNN autotuning, in all three subprocesses);
+  and compares its per-step losses with an uninterrupted run's (deterministic algorithms where
+  torch has them, no cuDNN autotuning): equal, or where some CUDA kernels stay non-deterministic
+  within twice the difference between two uninterrupted runs;
 * checks that the VSE++ GRU returns float32 under bf16 autocast;
 * encodes 5,000 images + 25,000 captions with :mod:`svl_lib.evaluation`;
 
 and prints one table and the goals with PASS/FAIL: bf16 + channels-last at least 2x the fp32
-images/s of CLIP RN50 at batch 256 (synthetic); images/s of the real loop (bf16) within 10% of
-the synthetic bf16 rate. Exit status 1 when a goal fails.
+images/s of CLIP RN50 at batch 256 (synthetic); images/s of the real loop (bf16; steps within an
+epoch, so no epoch-end save counts) within 10% of the synthetic bf16 rate. Exit status 1 when a goal fails.
 
 How to run it on a GPU machine without network (Python 3.12 with torch, torchvision, timm,
 scikit-learn, pandas, matplotlib, seaborn; open_clip, ftfy, wcwidth and mlxtend travel as wheels).
@@ -133,6 +134,11 @@ def strict_fp32():
         torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32 = saved
 
 
+def steps_per_epoch(n_images: int, batch_size: int) -> int:
+    """Training steps per epoch of ``n_images`` with 5 captions each (one item per caption)."""
+    return 5 * n_images // batch_size
+
+
 def loop_config(config: ExperimentConfig, bf16: bool) -> ExperimentConfig:
     """The config of a loop row: ``config`` (bf16 autocast + channels-last), or for the fp32 row
     one epoch with ``precision="fp32"``: no autocast and torch's default memory layout, as the
@@ -140,10 +146,21 @@ def loop_config(config: ExperimentConfig, bf16: bool) -> ExperimentConfig:
     return config if bf16 else config.replace(epochs=1, precision="fp32")
 
 
-def loop_run(config: ExperimentConfig, out: Path, warmup: int) -> dict:
+def step_seconds(times: list[float], steps_per_epoch: int, warmup: int) -> float:
+    """The mean time of a training step from the step-end times ``times``: the intervals between
+    consecutive steps of one epoch, after the first ``warmup`` steps. The gap from an epoch's last
+    step to the next epoch's first (the epoch-end training-state save) is no step's time."""
+    intervals = [b - a for n, (a, b) in enumerate(zip(times, times[1:]), start=1)
+                 if n >= warmup and n % steps_per_epoch != 0]
+    if not intervals:
+        raise ValueError(f"{len(times)} steps leave no step to time after {warmup} warm-up steps")
+    return sum(intervals) / len(intervals)
+
+
+def loop_run(config: ExperimentConfig, out: Path, warmup: int, steps_per_epoch: int) -> dict:
     """Train ``config`` through :func:`run_experiment`; images/s and mean step time after
-    ``warmup`` steps (timed at each step's end), peak GPU memory. ``precision="fp32"`` runs with
-    TF32 off."""
+    ``warmup`` steps, from within-epoch steps only (:func:`step_seconds`; timed at each step's
+    end), peak GPU memory. ``precision="fp32"`` runs with TF32 off."""
     times: list[float] = []
     original = Objective.after_step
 
@@ -158,34 +175,46 @@ def loop_run(config: ExperimentConfig, out: Path, warmup: int) -> dict:
         metrics = run_experiment(config, out, progress=False)
     if cuda:
         torch.cuda.synchronize()
-    skip = min(warmup, len(times) - 2)
-    seconds = (times[-1] - times[skip]) / (len(times) - 1 - skip)
+    seconds = step_seconds(times, steps_per_epoch, min(warmup, len(times) - 2))
     return {"rate": config.batch_size / seconds, "step_ms": 1000 * seconds, "steps": len(times),
             "peak": torch.cuda.max_memory_allocated() / 2**30 if cuda else float("nan"),
             "rsum": metrics["eval"]["clean"]["rsum"]}
 
 
+def resume_verdict(straight: list[float], again: list[float], resumed: list[float]) -> tuple[bool, str]:
+    """Whether a resumed run's per-step losses match an uninterrupted run's: as many steps, and
+    every loss within the tolerance the hardware allows, twice the largest difference between two
+    uninterrupted runs (``again``; 0 where the kernels are deterministic, so then exactly)."""
+    if not len(straight) == len(again) == len(resumed):
+        return False, f"{len(resumed)} steps resumed, {len(straight)} and {len(again)} uninterrupted"
+    noise = max((abs(a - b) for a, b in zip(straight, again)), default=0.0)
+    delta = max((abs(a - b) for a, b in zip(straight, resumed)), default=0.0)
+    if delta == noise == 0:
+        return True, "losses identical"
+    ok = delta <= 2 * noise
+    return ok, (f"max |d loss| {delta:.2e} {'within' if ok else 'beyond'} the tolerance {2 * noise:.2e} "
+                f"(twice two uninterrupted runs' {noise:.2e})")
+
+
 def resume_check(config: ExperimentConfig, tmp: Path, kill_at: int) -> tuple[bool, str]:
-    """Uninterrupted run vs a run SIGKILLed in step ``kill_at`` and resumed, each in a subprocess."""
+    """Two uninterrupted runs and a run SIGKILLed in step ``kill_at`` and resumed, each in a
+    subprocess; the losses compared by :func:`resume_verdict`, the step it resumed from reported."""
     env = {**os.environ, "CUBLAS_WORKSPACE_CONFIG": ":4096:8"}
 
     def child(out: Path, kill: int) -> int:
         args = [sys.executable, "-c", CHILD, json.dumps(config.to_dict()), str(out), str(kill)]
         return subprocess.run(args, env=env).returncode
-    if child(tmp / "straight", 0) != 0:
-        return False, "the uninterrupted run failed"
+    if child(tmp / "straight", 0) != 0 or child(tmp / "again", 0) != 0:
+        return False, "an uninterrupted run failed"
     if child(tmp / "killed", kill_at) != -signal.SIGKILL:
         return False, "the run to kill was not killed"
     if child(tmp / "killed", 0) != 0:
         return False, "the resumed run failed"
     losses = [[json.loads(line)["loss"] for line in (tmp / run / "history.jsonl").read_text().splitlines()]
-              for run in ("straight", "killed")]
-    metrics = [json.loads((tmp / run / "metrics.json").read_text()) for run in ("straight", "killed")]
-    same = losses[0] == losses[1] and metrics[0]["eval"] == metrics[1]["eval"]
-    delta = max((abs(a - b) for a, b in zip(*losses)), default=float("nan"))
-    return same, (f"resumed from step {metrics[1]['resumed_from_step']}: "
-                  + ("losses and metrics identical" if same else
-                     f"differ (max |d loss| {delta:.2e}, {len(losses[1])} vs {len(losses[0])} steps)"))
+              for run in ("straight", "again", "killed")]
+    ok, text = resume_verdict(*losses)
+    resumed_from = json.loads((tmp / "killed" / "metrics.json").read_text())["resumed_from_step"]
+    return ok, f"resumed from step {resumed_from}: {text}"
 
 
 def gru_dtype(config: ExperimentConfig, device: torch.device) -> str:
@@ -250,7 +279,8 @@ def main() -> None:
                                        batch_size=args.clip_batch, epochs=args.clip_epochs)
         loop = {}
         for bf16 in (True, False):
-            loop[bf16] = r = loop_run(loop_config(clip_config, bf16), tmp / f"clip_{bf16}", args.warmup)
+            loop[bf16] = r = loop_run(loop_config(clip_config, bf16), tmp / f"clip_{bf16}", args.warmup,
+                                      steps_per_epoch(args.train_images, args.clip_batch))
             table[f"loop CLIP {'bf16' if bf16 else 'fp32'}"] = (
                 f"{r['steps']} steps: {r['rate']:.0f} images/s, {r['step_ms']:.0f} ms/step, "
                 f"peak {gib(r['peak'])}")
@@ -262,7 +292,7 @@ def main() -> None:
 
         vse_config = ExperimentConfig(**common, model="vse", arch=vse_arch, embed_dim=1024, lr=2e-4,
                                       batch_size=args.vse_batch, epochs=1)
-        r = loop_run(vse_config, tmp / "vse", args.warmup)
+        r = loop_run(vse_config, tmp / "vse", args.warmup, steps_per_epoch(args.train_images, args.vse_batch))
         table["loop VSE++ bf16"] = (f"{vse_arch}, batch {args.vse_batch}, {r['steps']} steps: "
                                     f"{r['rate']:.0f} images/s, {r['step_ms']:.0f} ms/step, "
                                     f"peak {gib(r['peak'])}")
@@ -273,7 +303,8 @@ def main() -> None:
                                             batch_size=n_small // 2, num_workers=min(args.workers, 4))
         same, text = resume_check(resume_config, tmp / "resume", kill_at=14)
         table["resume after kill"] = f"CLIP {clip_arch}, 10 steps/epoch, kill in step 14: {text}"
-        goals.append(("resume after SIGKILL equals the uninterrupted run", same))
+        goals.append(("resume after SIGKILL matches the uninterrupted run (exactly, or within two "
+                      "uninterrupted runs' difference)", same))
 
         dtype = gru_dtype(vse_config, device)
         table["GRU dtype"] = f"VSE++ GRU hidden state under bf16 autocast: {dtype}"

@@ -7,13 +7,12 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = pytest.mark.slow
-
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "gpu_acceptance.py"
+sys.path.insert(0, str(SCRIPT.parent))
 
 
+@pytest.mark.slow
 def test_smoke_run_prints_every_row_and_goal() -> None:
-    sys.path.insert(0, str(SCRIPT.parent))
     from gpu_acceptance import ROWS
 
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(SCRIPT.parents[1])}
@@ -23,8 +22,32 @@ def test_smoke_run_prints_every_row_and_goal() -> None:
     lines = done.stdout.splitlines()
     for row in ROWS:
         assert any(line.startswith(row + " ") for line in lines), f"row {row!r} missing:\n{done.stdout}"
-    assert "resumed from step 12: losses and metrics identical" in done.stdout
+    assert "resumed from step 12: losses identical" in done.stdout
     assert "under bf16 autocast: float32" in done.stdout
     goals = [line.split()[0] for line in lines[lines.index(
         "goals (not judged in a smoke run)") + 1:]]
     assert len(goals) == 4 and set(goals) <= {"PASS", "FAIL"}
+
+
+def test_a_step_s_time_leaves_out_the_gap_between_epochs() -> None:
+    """Step ends at 1 s intervals within each 3-step epoch, with a 10 s epoch-end save between."""
+    from gpu_acceptance import step_seconds
+
+    times = [0, 1, 2, 12, 13, 14, 24, 25, 26]
+    assert step_seconds(times, steps_per_epoch=3, warmup=0) == 1.0
+    assert step_seconds(times, steps_per_epoch=3, warmup=4) == 1.0
+    with pytest.raises(ValueError, match="no step to time"):
+        step_seconds([0, 1], steps_per_epoch=3, warmup=2)
+
+
+def test_the_resume_check_holds_a_resumed_run_to_what_the_hardware_repeats() -> None:
+    from gpu_acceptance import resume_verdict
+
+    straight = [2.0, 1.5, 1.2]
+    assert resume_verdict(straight, straight, list(straight)) == (True, "losses identical")
+    ok, text = resume_verdict(straight, straight, [2.0, 1.5, 1.2000001])  # deterministic: exactly
+    assert not ok and "beyond the tolerance 0.00e+00" in text
+    again = [2.0, 1.5001, 1.2]
+    assert resume_verdict(straight, again, [2.0, 1.50015, 1.2])[0]  # within 2 x 1e-4
+    assert not resume_verdict(straight, again, [2.0, 1.5, 1.21])[0]
+    assert not resume_verdict(straight, straight, straight[:2])[0]
