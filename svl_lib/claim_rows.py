@@ -11,7 +11,7 @@ protocol as "stale: re-run".
 from __future__ import annotations
 
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 import pandas as pd
 
@@ -26,11 +26,12 @@ STALE = "stale: re-run"
 Tables = dict[str, pd.DataFrame]
 
 
-def stage_tables(stage: str, seeds: int | None = None) -> Tables:
-    """The committed results of every grid a protocol of ``stage`` reads, with a ``variant``
-    column; a grid without results in that stage is left out (its rows are "not testable here").
-    ``seeds`` keeps each grid's first seeds only."""
-    names = dict.fromkeys(g for p in protocols().values() if stage in p.stages for g in p.grids)
+def stage_tables(stage: str, seeds: int | None = None, extra: Iterable[str] = ()) -> Tables:
+    """The committed results of every grid a protocol of ``stage`` reads, and of the ``extra``
+    grids (shown beside the verdicts, judged by none), with a ``variant`` column; a grid without
+    results in that stage is left out (its rows are "not testable here"). ``seeds`` keeps each
+    grid's first seeds only."""
+    names = dict.fromkeys([*(g for p in protocols().values() if stage in p.stages for g in p.grids), *extra])
     tables = {}
     for name in names:
         try:

@@ -32,8 +32,10 @@ class Difference:
     p: float = float("nan")
 
     def __str__(self) -> str:
+        """One decimal for RSUM-sized quantities; four where every bound is below 1 (an L_rec)."""
         counts = f"paired, n={self.n_a}" if self.paired else f"n={self.n_a}/{self.n_b}"
-        return f"{self.mean:.1f} [{self.low:.1f}, {self.high:.1f}] ({self.level * 100:.3g} %, {counts})"
+        d = 1 if max(abs(self.mean), abs(self.low), abs(self.high)) >= 1 else 4
+        return f"{self.mean:.{d}f} [{self.low:.{d}f}, {self.high:.{d}f}] ({self.level * 100:.3g} %, {counts})"
 
 
 def seed_values(sample: Sequence[float], name: str) -> np.ndarray:
