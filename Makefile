@@ -79,7 +79,7 @@ gpu-wheels:  ## on a machine with network: the GPU acceptance run's wheels into 
 # The room install: every wheel `make setup` installs, for PLATFORM (linux-x86_64, linux-x86_64-cpu,
 # macos-arm64, windows-x86_64) and the laptops' Python (LAPTOP_PYTHON), into wheelhouse/PLATFORM/
 # for a USB stick or the room's network; then on each laptop: make setup WHEELS=<that folder>.
-LAPTOP_PYTHON ?= 3.11
+LAPTOP_PYTHON ?= 3.11.7
 wheelhouse:  ## on a machine with network: the course's wheels for PLATFORM into wheelhouse/ (then make setup WHEELS=...)
 	$(PYTHON) -m svl_lib.wheelhouse --platform $(PLATFORM) --python-version $(LAPTOP_PYTHON)
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent  # the checkout (pyproject.toml, constraints.txt)
 EXTRAS = ("ltd", "course", "imagenet", "test")  # make setup's default EXTRAS
-PYTHON = "3.11"
+PYTHON = "3.11.7"  # the laptops' Python; constraints.txt is resolved on 3.11.7 (some pins need >= 3.11.5)
 DEST = "wheelhouse"
 TORCH_CPU_INDEX = "https://download.pytorch.org/whl/cpu"
 TORCH = ("torch", "torchvision")
@@ -141,12 +141,13 @@ def build(platform: str, dest: Path, python_version: str = PYTHON, extras: tuple
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--platform", required=True, choices=list(PLATFORMS))
-    parser.add_argument("--python-version", default=PYTHON, help="the laptops' Python (major.minor)")
+    parser.add_argument("--python-version", default=PYTHON,
+                        help="the laptops' Python, major.minor.micro (packages check Requires-Python against it)")
     parser.add_argument("--extras", default=",".join(EXTRAS), help="the course package's extras")
     parser.add_argument("--dest", type=Path, default=ROOT / DEST)
     args = parser.parse_args(argv)
-    if not re.fullmatch(r"3\.\d+", args.python_version):
-        parser.error(f"--python-version takes major.minor, e.g. {PYTHON}")
+    if not re.fullmatch(r"3\.\d+(\.\d+)?", args.python_version):
+        parser.error(f"--python-version takes major.minor[.micro], e.g. {PYTHON}")
     extras = tuple(e for e in args.extras.split(",") if e)
     try:
         folder = build(args.platform, args.dest, args.python_version, extras)
