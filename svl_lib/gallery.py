@@ -12,6 +12,7 @@ image carries its number and the captions their digits, as the evaluation sees t
 """
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -25,6 +26,7 @@ from .shortcuts import ShortcutInjector
 
 DIRECTIONS = ("i2t", "t2i")
 RIGHT, WRONG = "tab:green", "tab:red"
+TEXT_WIDTH, CHARS = 3.0, 40  # a caption panel's width (inches) and the characters of its lines
 
 
 @dataclass(frozen=True)
@@ -90,8 +92,9 @@ def caption_gallery(corpus: Corpus, injector: ShortcutInjector | None, features:
     top ``k`` captions (correct ones green and ticked)."""
     _check(features, conditions, injector)
     width = len(conditions) * (1 + len(features))
-    fig, axes = plt.subplots(len(queries), width, figsize=(2.0 + 3.4 * width / 2, 2.2 * len(queries)),
-                             squeeze=False, gridspec_kw={"width_ratios": [1, *[2.4] * len(features)] * len(conditions)})
+    ratios = [1.3, *[TEXT_WIDTH] * len(features)] * len(conditions)
+    fig, axes = plt.subplots(len(queries), width, figsize=(sum(ratios), 2.4 * len(queries)),
+                             squeeze=False, gridspec_kw={"width_ratios": ratios})
     for ax in axes.flat:
         ax.axis("off")
     for row, query in enumerate(queries):
@@ -106,8 +109,9 @@ def caption_gallery(corpus: Corpus, injector: ShortcutInjector | None, features:
                 ax = axes[row, col + 1 + m]
                 ax.set_title(f"{name}: top {k} captions", fontsize=8)
                 for line, (i, right) in enumerate(zip(ranked.indices, ranked.correct)):
-                    ax.text(0, 1 - (line + 0.5) / k, f"{'✓' if right else '✗'} {texts[i]}", fontsize=7,
-                            color=RIGHT if right else WRONG, va="center", transform=ax.transAxes, wrap=True)
+                    text = textwrap.fill(f"{'✓' if right else '✗'} {texts[i]}", CHARS, subsequent_indent="   ")
+                    ax.text(0, 1 - (line + 0.5) / k, text, fontsize=7, linespacing=1.0,
+                            color=RIGHT if right else WRONG, va="center", transform=ax.transAxes)
     fig.tight_layout()
     return fig
 
@@ -119,14 +123,15 @@ def image_gallery(corpus: Corpus, injector: ShortcutInjector | None, features: M
     the model's top ``k`` images (the caption's own image framed green, the others red)."""
     _check(features, conditions, injector)
     rows = [(q, name, c) for q in queries for name in features for c in conditions]
-    fig, axes = plt.subplots(len(rows), k + 1, figsize=(2.0 * (k + 1) + 1.5, 1.9 * len(rows)), squeeze=False,
-                             gridspec_kw={"width_ratios": [2.2, *[1] * k]})
+    fig, axes = plt.subplots(len(rows), k + 1, figsize=(TEXT_WIDTH + 1.9 * k, 1.9 * len(rows)), squeeze=False,
+                             gridspec_kw={"width_ratios": [TEXT_WIDTH, *[1.9] * k]})
     for row, (query, name, condition) in enumerate(rows):
         on_image, on_caption = CONDITIONS[condition]
         text_ax = axes[row, 0]
         text_ax.axis("off")
-        text_ax.text(0, 0.5, f"{name}, {condition}:\n{_captions(corpus, injector, on_caption)[query]}",
-                     fontsize=8, va="center", transform=text_ax.transAxes, wrap=True)
+        caption = textwrap.fill(_captions(corpus, injector, on_caption)[query], CHARS)
+        text_ax.text(0, 0.5, f"{name}, {condition}:\n{caption}", fontsize=8, va="center",
+                     transform=text_ax.transAxes)
         ranked = top_k(features[name], condition, query, k, "t2i")
         for j, (i, right) in enumerate(zip(ranked.indices, ranked.correct)):
             ax = axes[row, 1 + j]

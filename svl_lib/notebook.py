@@ -62,11 +62,13 @@ def bits_sweep(base: ExperimentConfig, n_bits: Sequence[int],
                        {"n_bits": list(n_bits)}, reuse)
 
 
-def run_features(run_dir: Path | str, conditions: Sequence[str] = ("clean", "shortcut")) -> tuple[Features, RunData]:
-    """The finished run's model, its evaluation split encoded under ``conditions`` (each image and
-    caption once, as its evaluation did), and the run's data (``data.eval``, ``data.eval_injector``)."""
+def run_features(run_dir: Path | str, conditions: Sequence[str] = ("clean", "shortcut"),
+                 device: str = "cpu") -> tuple[Features, RunData]:
+    """The finished run's evaluation split encoded by its model on ``device`` under ``conditions``
+    (each image and caption once, as its evaluation did), and the run's data (``data.eval``,
+    ``data.eval_injector``)."""
     config = read_config(run_dir)
     data = build_data(config)
-    model = load_model(run_dir)
+    model = load_model(run_dir, device)
     return encode_conditions(model, data.eval, data.eval_injector, conditions,
                              *model.image_transform(train=False)), data
