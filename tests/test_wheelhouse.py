@@ -68,7 +68,30 @@ def test_a_failed_download_says_what_it_needs_and_keeps_the_folder(tmp_path, mon
     (tmp_path / "linux-x86_64").mkdir()
     kept = tmp_path / "linux-x86_64" / "numpy-2.0-cp311-cp311-manylinux_2_17_x86_64.whl"
     kept.write_bytes(b"wheel")
-    monkeypatch.setattr(wheelhouse.subprocess, "run", lambda args: subprocess.CompletedProcess(args, 1))
+    monkeypatch.setattr(wheelhouse, "here", lambda: "linux-x86_64")
+    monkeypatch.setattr(wheelhouse.subprocess, "run", lambda args, env=None: subprocess.CompletedProcess(args, 1))
     with pytest.raises(wheelhouse.WheelhouseError, match="needs the package index; a re-run keeps"):
         wheelhouse.build("linux-x86_64", tmp_path)
     assert kept.read_bytes() == b"wheel" and wheelhouse.size(tmp_path / "linux-x86_64") == 5
+
+
+def test_another_platform_is_resolved_by_uv_then_downloaded_without_dependencies(tmp_path, monkeypatch) -> None:
+    """pip judges dependency markers by the machine it runs on, so a macOS wheelhouse made on Linux
+    is resolved for macOS by uv (with macOS 14, torch's floor) and pip downloads that list as is."""
+    ran = []
+    monkeypatch.setattr(wheelhouse, "here", lambda: "linux-x86_64")
+    monkeypatch.setattr(wheelhouse.shutil, "which", lambda name: "/usr/bin/uv")
+    monkeypatch.setattr(wheelhouse.subprocess, "run",
+                        lambda args, env=None: ran.append((args, env)) or subprocess.CompletedProcess(args, 0))
+    folder = wheelhouse.build("macos-arm64", tmp_path)
+    (uv, uv_env), (pip, _) = ran
+    assert uv[:3] == ["uv", "pip", "compile"] and uv[uv.index("--python-platform") + 1] == "aarch64-apple-darwin"
+    assert uv_env["MACOSX_DEPLOYMENT_TARGET"] == "14.0"
+    assert pip[pip.index("-r") + 1] == str(folder / "requirements.txt") and "--no-deps" in pip
+    assert "torch>=2.1" in (folder / "requirements.in").read_text().splitlines()
+    ran.clear()
+    wheelhouse.build("linux-x86_64-cpu", tmp_path)  # the same platform: pip resolves
+    assert [args[0] for args, _ in ran] != ["uv"] and all("pip" in args for args, _ in ran)
+    monkeypatch.setattr(wheelhouse.shutil, "which", lambda name: None)
+    with pytest.raises(wheelhouse.WheelhouseError, match="pip install uv"):
+        wheelhouse.build("windows-x86_64", tmp_path)
