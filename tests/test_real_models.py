@@ -37,7 +37,8 @@ def test_tiny_clip_contract() -> None:
     model = build_model(ExperimentConfig(dataset="coco", model="clip", arch="tiny"))
     prepare, tensor = model.image_transform()
     x = tensor(prepare(PHOTO))
-    assert prepare(PHOTO).size == (224, 224) and x.shape == (3, 224, 224) and x.min() < 0
+    assert prepare(PHOTO).size == (224, 224) and x.shape == (3, 224, 224) and x.dtype == torch.uint8
+    assert model.pixels(x[None]).min() < 0  # normalised on the model's side
     tokens = model.tokenize(["a red circle " * 60 + "1 2 3", "a dog"])
     assert tokens.shape == (2, 77) and tokens[0, -1] == tokens.max()  # end-of-text kept last
     out = model(x[None].repeat(2, 1, 1, 1), tokens)

@@ -7,7 +7,7 @@ from PIL import Image
 from torchvision.transforms import functional
 
 from svl_lib.data.karpathy import read_karpathy
-from svl_lib.data.loading import to_tensor
+from svl_lib.data.loading import to_uint8_tensor
 from svl_lib.data.toy import ATTRIBUTES, SHARED, SPECIFIC, ToyWorld, export_karpathy
 from svl_lib.models.vocab import Vocabulary, tokenize
 
@@ -106,9 +106,25 @@ def test_vocabulary_keeps_digits_and_pads() -> None:
     assert ids[1, 1] == 1 and ids[1, 2:].eq(0).all()  # <unk>, then padding
 
 
-def test_to_tensor_matches_torchvision() -> None:
+def test_uint8_pixels_become_torchvision_s_values_on_the_model_s_side() -> None:
+    """DataLoader workers send uint8 (a quarter of float32's bytes); the model's pixels() gives
+    exactly torchvision's ToTensor (the toy CNN) or ToTensor + Normalize (VSE++, CLIP), bit for bit."""
+    from torchvision import transforms
+
+    from svl_lib.config import ExperimentConfig
+    from svl_lib.models import build_model
+
     rgb = np.random.default_rng(0).integers(0, 256, (7, 5, 3), dtype=np.uint8)
+    corpus = ToyWorld(4, 1, 1, seed=0).split("train")
+    models = [build_model(ExperimentConfig(), corpus),
+              build_model(ExperimentConfig(model="vse", arch="tiny", embed_dim=32), corpus),
+              build_model(ExperimentConfig(model="clip", arch="tiny"))]
     for image in (Image.fromarray(rgb), Image.fromarray(rgb[..., 0])):
-        expected = functional.to_tensor(image.convert("RGB"))
-        assert to_tensor(image).shape == (3, 7, 5)
-        assert torch.equal(to_tensor(image), expected)
+        sent = to_uint8_tensor(image)
+        assert sent.dtype == torch.uint8 and sent.shape == (3, 7, 5)
+        plain = functional.to_tensor(image.convert("RGB"))
+        assert torch.equal(models[0].pixels(sent[None])[0], plain) and models[0].pixel_mean_std() is None
+        for model in models[1:]:
+            mean, std = model.pixel_mean_std()
+            assert torch.equal(model.pixels(sent[None])[0], transforms.Normalize(mean, std)(plain))
+            assert torch.equal(model.pixels(plain[None]), plain[None])  # float images pass unchanged

@@ -24,13 +24,14 @@ PrepareFn = Callable[[Image.Image], Image.Image]
 TensorFn = Callable[[Image.Image], torch.Tensor]
 
 
-def to_tensor(image: Image.Image) -> torch.Tensor:
-    """An image as a ``(3, H, W)`` float tensor in [0, 1] (other modes converted to RGB first):
-    the values of torchvision's ``to_tensor``, about twice as fast on small images (the toy loop
-    converts 20,000 per run)."""
+def to_uint8_tensor(image: Image.Image) -> torch.Tensor:
+    """An image as a ``(3, H, W)`` uint8 tensor (other modes converted to RGB first): what the
+    DataLoader workers send, a quarter of float32's bytes through shared memory and the copy to the
+    GPU; the model scales (and normalises) it on its device
+    (:meth:`~svl_lib.models.base.ContrastiveModel.pixels`), to the values of torchvision's ``ToTensor``."""
     if image.mode != "RGB":
         image = image.convert("RGB")
-    return torch.from_numpy(np.asarray(image, dtype=np.float32) / 255).permute(2, 0, 1)
+    return torch.from_numpy(np.array(image, dtype=np.uint8)).permute(2, 0, 1).contiguous()
 
 
 def decode_side(prepare: PrepareFn | None) -> int | None:
@@ -89,7 +90,7 @@ class CaptionDataset(Dataset):
     keyed by ``(seed, epoch, item)``."""
 
     def __init__(self, corpus: Corpus, injector: ShortcutInjector | None = None,
-                 prepare: PrepareFn | None = None, tensor: TensorFn = to_tensor, seed: int = 0):
+                 prepare: PrepareFn | None = None, tensor: TensorFn = to_uint8_tensor, seed: int = 0):
         self.corpus, self.injector, self.prepare, self.tensor = corpus, injector, prepare, tensor
         self.items = corpus.caption_index()
         self.epoch, self.seed = 0, seed
@@ -135,7 +136,7 @@ class EvalImages(Dataset):
     (picklable, for DataLoader workers)."""
 
     def __init__(self, corpus: Corpus, injector: ShortcutInjector | None,
-                 prepare: PrepareFn | None = None, tensor: TensorFn = to_tensor):
+                 prepare: PrepareFn | None = None, tensor: TensorFn = to_uint8_tensor):
         self.corpus, self.injector, self.prepare, self.tensor = corpus, injector, prepare, tensor
         self.side = decode_side(prepare)
 
@@ -152,7 +153,7 @@ class EvalImages(Dataset):
 
 
 def eval_images(corpus: Corpus, injector: ShortcutInjector | None, prepare: PrepareFn | None = None,
-                tensor: TensorFn = to_tensor) -> EvalImages:
+                tensor: TensorFn = to_uint8_tensor) -> EvalImages:
     """Image ``i`` of the split (``eval_images(...)[i]``) as a tensor, with its fixed evaluation
     shortcut if ``injector``."""
     return EvalImages(corpus, injector, prepare, tensor)

@@ -12,7 +12,8 @@ model, CLIP and VSE++ are interchangeable in the training loop, the evaluation a
 * ``image_transform(train)``: the image transform in two picklable parts (DataLoader workers get
   them, not the model): ``prepare`` (geometric: resize / crop, PIL -> PIL, before the shortcut is
   pasted; ``None`` for none; random crops and flips only when ``train``) and ``tensor`` (PIL ->
-  normalised ``(3, H, W)`` tensor, after);
+  ``(3, H, W)`` uint8 tensor, after); ``encode_image`` scales and normalises uint8 images on the
+  model's device (:meth:`ContrastiveModel.pixels`, with ``pixel_mean_std()``);
 * ``param_groups(lr)``: the optimiser's parameter groups (a learning rate per tower);
 * ``tower_parameters()``: which parameters are the image tower and which the caption tower
   (per-tower gradient clipping; ``image_prefixes`` also names the image tower's ``state_dict``
@@ -32,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.loading import PrepareFn, TensorFn, to_tensor
+from ..data.loading import PrepareFn, TensorFn, to_uint8_tensor
 from ..outputs import ModelOutput
 
 MAX_LOGIT_SCALE = 100.0
@@ -151,8 +152,27 @@ class ContrastiveModel(nn.Module, ABC):
                              f"unexpected {result.unexpected_keys}")
 
     def image_transform(self, train: bool = False) -> tuple[PrepareFn | None, TensorFn]:
-        """``(prepare, tensor)``: no geometric part and :func:`to_tensor` by default."""
-        return None, to_tensor
+        """``(prepare, tensor)``: no geometric part and :func:`to_uint8_tensor` by default."""
+        return None, to_uint8_tensor
+
+    def pixel_mean_std(self) -> tuple[tuple[float, ...], tuple[float, ...]] | None:
+        """The per-channel mean and std the image tower expects its [0, 1] pixels normalised by
+        (CLIP's, ImageNet's), or ``None`` for none (the toy CNN)."""
+        return None
+
+    def pixels(self, images: torch.Tensor) -> torch.Tensor:
+        """``(B, 3, H, W)`` images as the image tower reads them: uint8 images scaled to [0, 1] in
+        float32 and normalised by :meth:`pixel_mean_std`, on their own device, with the operations
+        of torchvision's ``ToTensor`` and ``Normalize`` (so the same values, bit for bit, on the
+        CPU); float images pass unchanged."""
+        if images.dtype != torch.uint8:
+            return images
+        x = images.float().div(255)
+        norm = self.pixel_mean_std()
+        if norm is not None:
+            mean, std = (torch.as_tensor(v, dtype=x.dtype, device=x.device).view(-1, 1, 1) for v in norm)
+            x = x.sub(mean).div(std)
+        return x
 
     def rebuild_info(self) -> dict[str, Any]:
         """JSON-ready data needed to rebuild this model (besides the config); none by default."""
@@ -179,8 +199,8 @@ class ContrastiveModel(nn.Module, ABC):
         return self.text_to_device(self.text_tokenizer()(captions))
 
     def encode_image(self, images: torch.Tensor) -> torch.Tensor:
-        """``(B, 3, H, W)`` -> L2-normalised ``(B, D)``."""
-        return F.normalize(self.image_embedding(images), dim=-1)
+        """``(B, 3, H, W)`` (uint8, or float as :meth:`pixels` makes it) -> L2-normalised ``(B, D)``."""
+        return F.normalize(self.image_embedding(self.pixels(images)), dim=-1)
 
     def encode_text(self, text: Any) -> torch.Tensor:
         """Tokenised captions -> L2-normalised ``(B, D)``."""

@@ -38,6 +38,7 @@ import torch
 from torch import nn
 from torchvision import transforms
 
+from ..data.loading import TensorFn, to_uint8_tensor
 from ..paths import hub_online
 from ..shortcuts import split_digits
 from .base import TINY, ContrastiveModel, Tokenizer
@@ -208,10 +209,11 @@ class OpenCLIP(ContrastiveModel):
                 "run once on an online machine (Hugging Face caches it under "
                 f"~/.cache/huggingface) ({err})") from None
 
-    def image_transform(self, train: bool = False) -> tuple[transforms.Compose, transforms.Compose]:
+    def image_transform(self, train: bool = False) -> tuple[transforms.Compose, TensorFn]:
         """open_clip's evaluation preprocessing of the model (in training too): its resize mode,
         ``"shortest"`` (the shorter side to the size, then a centre crop; CLIP's) or ``"squash"``
-        (the whole image to a square, its aspect ratio changed; SigLIP's), then normalisation."""
+        (the whole image to a square, its aspect ratio changed; SigLIP's); the pixels as uint8, normalised
+        on the device by :meth:`pixel_mean_std`."""
         cfg = self.clip.visual.preprocess_cfg
         size = cfg["size"] if isinstance(cfg["size"], int) else cfg["size"][0]
         interpolation = transforms.InterpolationMode(cfg.get("interpolation", "bicubic"))
@@ -224,9 +226,12 @@ class OpenCLIP(ContrastiveModel):
         else:
             raise ValueError(f"{self.arch}'s preprocessing resizes with resize_mode={mode!r}: the "
                              "course takes 'shortest' and 'squash'")
-        tensor = transforms.Compose([transforms.ToTensor(),
-                                     transforms.Normalize(cfg["mean"], cfg["std"])])
-        return prepare, tensor
+        return prepare, to_uint8_tensor
+
+    def pixel_mean_std(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        """open_clip's normalisation of the model's pixels."""
+        cfg = self.clip.visual.preprocess_cfg
+        return tuple(cfg["mean"]), tuple(cfg["std"])
 
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
         """Image tower, text tower (everything else of the CLIP model), the logit scale and

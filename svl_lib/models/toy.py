@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ..data.loading import ResizeTo, TensorFn, to_tensor
+from ..data.loading import ResizeTo, TensorFn, to_uint8_tensor
 from .base import ContrastiveModel
 from .gru import TEXT_POOLINGS, GRUTextEncoder, VocabularyCaptions
 from .imagenet import EFFICIENTNET_LITE0, N_STAGES, EfficientNetTower
@@ -78,8 +78,8 @@ class ToyDualEncoder(VocabularyCaptions, ContrastiveModel):
         return {"vocab": self.vocab.words[2:], "image_weights": self.image_weights}
 
     def image_transform(self, train: bool = False) -> tuple[ResizeTo, TensorFn]:
-        """Resize to the model's resolution (toy world images already are), then to a tensor."""
-        return ResizeTo(self.image_size), to_tensor
+        """Resize to the model's resolution (toy world images already are), then to a uint8 tensor."""
+        return ResizeTo(self.image_size), to_uint8_tensor
 
     def image_embedding(self, images: torch.Tensor) -> torch.Tensor:
         return self.image_encoder(images)

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torchvision import models, transforms
 
-from ..data.loading import PrepareFn, RandomTransform
+from ..data.loading import PrepareFn, RandomTransform, TensorFn, to_uint8_tensor
 from .base import TINY, ContrastiveModel
 from .imagenet import IMAGENET_MEAN, IMAGENET_STD
 from .gru import GRUTextEncoder, VocabularyCaptions
@@ -97,13 +97,14 @@ class VSEPlusPlus(VocabularyCaptions, ContrastiveModel):
         self.text_encoder = GRUTextEncoder(len(vocab), embed_dim, word_dim=word_dim, head=False)
         nn.init.uniform_(self.text_encoder.embed.weight, -0.1, 0.1)
 
-    def image_transform(self, train: bool = False) -> tuple[PrepareFn, transforms.Compose]:
+    def image_transform(self, train: bool = False) -> tuple[PrepareFn, TensorFn]:
         prepare = (RandomTransform(transforms.Compose([transforms.RandomResizedCrop(224),
                                                        transforms.RandomHorizontalFlip()]))
                    if train else transforms.Compose([transforms.Resize(256), transforms.CenterCrop(224)]))
-        tensor = transforms.Compose([transforms.ToTensor(),
-                                     transforms.Normalize(IMAGENET_MEAN, IMAGENET_STD)])
-        return prepare, tensor
+        return prepare, to_uint8_tensor
+
+    def pixel_mean_std(self) -> tuple[tuple[float, ...], tuple[float, ...]]:
+        return IMAGENET_MEAN, IMAGENET_STD
 
     def param_groups(self, lr: float) -> list[dict[str, Any]]:
         image = [*self.trunk.parameters(), *self.projection.parameters()]
