@@ -2,7 +2,8 @@
 workers: JPEG decode (reduced in the decoder when the transform starts with a resize, as the
 Karpathy reader does with ``jpeg_draft=True``; ``--full-decode``: at full size, the reader's
 default) + the model's geometric transform (CLIP: resize + centre crop; VSE++: random
-resized crop + flip) + the 6-digit shortcut + to tensor and normalise, batched by a DataLoader.
+resized crop + flip) + the 6-digit shortcut + to a uint8 tensor, batched by a DataLoader (the model
+normalises on its device).
 
 The data is the toy world rendered at 640x480 and written as JPEG files in COCO's layout (photo-like
 sizes, so decoding and resizing cost what they cost on COCO). Prints images/s per worker count and
