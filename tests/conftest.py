@@ -12,7 +12,6 @@ the mark it needs.
 """
 import json
 import os
-import re
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -30,32 +29,12 @@ from tiny import FinishedRun, tiny_config  # noqa: E402  (after the environment 
 TRAINING_MARKS = ("slow", "notebook")
 
 
-NOTEBOOK = re.compile(r"(?<!\d)(0\d)_[a-z_]+\.ipynb|test_notebook_(0\d)_")
-SAME_RUNS = {"07": "02", "test_a_changed_parameter": "01"}  # 07 reuses notebook 02's bits runs
-
-
-def notebook_group(nodeid: str) -> str | None:
-    """The notebook whose run folders a test trains or reuses (``"01"``), or None: nbval's cells of
-    a notebook and the tests that execute it share one, so that under ``--dist loadgroup`` they run
-    on one worker, in order, and nbval reuses the runs the tests trained there (each worker has its
-    own ``SVL_RUNS_DIR``)."""
-    found = NOTEBOOK.search(nodeid)
-    if found is None:
-        return next((group for name, group in SAME_RUNS.items() if name in nodeid), None)
-    number = found[1] or found[2]
-    return SAME_RUNS.get(number, number)
-
-
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """nbval's cells execute the committed notebooks at their defaults: marked ``notebook`` like
-    the notebook tests, so that ``-m "notebook or site"`` selects them (``make test-all``). Every
-    test of a notebook gets its :func:`notebook_group` as an ``xdist_group``."""
+    the notebook tests, so that ``-m "notebook or site"`` selects them (``make test-all``)."""
     for item in items:
         if item.path.suffix == ".ipynb":
             item.add_marker(pytest.mark.notebook)
-        group = notebook_group(item.nodeid)
-        if group is not None:
-            item.add_marker(pytest.mark.xdist_group(group))
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:

@@ -249,19 +249,3 @@ def test_an_exercise_of_every_notebook_runs(name, tmp_path, monkeypatch) -> None
 def test_every_notebook_has_an_exercise_run() -> None:
     assert set(EXERCISES) == set(BOOKS)
 
-
-def test_a_notebook_s_tests_and_cells_share_one_worker_group() -> None:
-    """make test-all runs the notebooks on two workers (--dist loadgroup): each notebook's tests and
-    nbval cells in one group, 07 with 02 (it reuses 02's bits runs), so nbval finds the run
-    folders its tests trained on its own worker."""
-    from conftest import notebook_group
-
-    assert notebook_group("notebooks/01_toy_shortcuts.ipynb::Cell 3") == "01"
-    assert notebook_group("tests/test_notebooks.py::test_notebook_01_shows_the_shortcut_effect") == "01"
-    assert notebook_group("tests/test_notebooks.py::test_a_changed_parameter_trains_new_runs_and_keeps_the_old") == "01"
-    assert notebook_group(
-        "tests/test_notebooks.py::test_an_exercise_of_every_notebook_runs[04_latent_target_decoding.ipynb]") == "04"
-    assert notebook_group("notebooks/07_the_paper_claim_by_claim.ipynb::Cell 1") == "02"
-    assert notebook_group("tests/test_notebooks.py::test_notebook_07_sets_the_claims_beside_the_paper") == "02"
-    assert notebook_group("tests/test_site.py::test_every_page_opens") is None
-    assert {notebook_group(f"notebooks/{book}::Cell 0") for book in BOOKS} == {"01", "02", "03", "04", "05", "06"}
