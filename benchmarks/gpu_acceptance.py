@@ -15,6 +15,10 @@ with pixel noise so that they decode like photos), then, through the real traini
   within twice the difference between two uninterrupted runs;
 * checks that the VSE++ GRU returns float32 under bf16 autocast;
 * encodes 5,000 images + 25,000 captions with :mod:`svl_lib.evaluation`;
+* reloads a locally saved open_clip RN50 checkpoint (QuickGELU kept), trains constrained LTD on the
+  device on a COCO-layout folder with odd JPEGs and captions over 77 tokens and evaluates the four
+  shortcut conditions, and trains two processes on two GPUs (skipped, with the reason, on one)
+  (``benchmarks/acceptance_checks.py``);
 
 and prints one table and the goals with PASS/FAIL: bf16 + channels-last at least 2x the fp32
 images/s of CLIP RN50 at batch 256 (synthetic); images/s of the real loop (bf16; steps within an
@@ -69,6 +73,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from PIL import Image  # noqa: E402
 
+from acceptance_checks import checkpoint_reload, ltd_run, odd_coco_folder, two_processes  # noqa: E402
 from bench_gpu import train_steps  # noqa: E402  (the synthetic upper bound)
 
 from svl_lib.config import ExperimentConfig  # noqa: E402
@@ -82,7 +87,8 @@ from svl_lib.devices import tune_cudnn  # noqa: E402
 
 ROWS = ("data", "synthetic fp32", "synthetic bf16", "bf16/fp32 synthetic", "loop CLIP bf16",
         "loop CLIP fp32", "bf16/fp32 loop", "loop/synthetic bf16", "loop VSE++ bf16",
-        "resume after kill", "GRU dtype", "encode")
+        "resume after kill", "GRU dtype", "encode", "checkpoint reload", "odd data", "LTD + conditions",
+        "2 processes")
 
 CHILD = """
 import json, os, signal, sys, torch
@@ -320,6 +326,18 @@ def main() -> None:
         seconds = time.perf_counter() - started
         table["encode"] = (f"{corpus.n_images} images + {sum(map(len, corpus.captions))} captions: "
                            f"{seconds:.1f} s ({corpus.n_images / seconds:.0f} images/s)")
+
+        ok, table["checkpoint reload"] = checkpoint_reload(tmp, device)
+        goals.append(("a local open_clip checkpoint keeps QuickGELU and its weights", ok))
+        odd = write_dataset(tmp / "odd", n_small, 20, 20, args.workers)
+        table["odd data"] = odd_coco_folder(odd)
+        ok, table["LTD + conditions"] = ltd_run(odd, tmp / "ltd", clip_arch, device, n_small // 2,
+                                                min(args.workers, 4))
+        goals.append(("constrained LTD trains on the device on odd files and long captions, every "
+                      "condition evaluated", ok))
+        ok, table["2 processes"] = two_processes(small, tmp / "two", clip_arch, n_small // 2)
+        if ok is not None:
+            goals.append(("two processes, one per GPU, train and evaluate", ok))
 
     width = max(map(len, ROWS))
     print("\n".join(f"{row:<{width}}  {table[row]}" for row in ROWS))
