@@ -26,13 +26,11 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 import torch
-import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
 from .data.corpus import Corpus
-from .distributed import rank_and_world
 from .files import save_torch
 from .paths import hub_online, runs_dir
 from .progress import show_progress
@@ -100,32 +98,6 @@ def cached_targets(encoder: str, texts: Iterable[str], use_file: bool = True,
     if use_file and encoded:
         cache.save(path)
     return cache, encoded
-
-
-def shared_targets(encoder: str, texts: Sequence[str], use_file: bool = True, progress: bool | None = None,
-                   device: str | torch.device = "cpu") -> "TargetCache":
-    """:func:`cached_targets` once for a whole process group: the main process (rank 0) encodes on
-    ``device`` and sends the ``(len(texts), T)`` targets to every other process, which never loads
-    the encoder. ``texts`` must be the same list on every process (each derives it from the same
-    data and config); ``device`` is the model's, the one the group's backend takes (NCCL: a GPU)."""
-    rank, world = rank_and_world()
-    if world == 1:
-        return cached_targets(encoder, texts, use_file, progress, str(device))[0]
-    if rank == 0:
-        cache, _ = cached_targets(encoder, texts, use_file, progress, str(device))
-        table = torch.stack([cache.targets[t] for t in texts]).to(device)
-        shape = torch.tensor(table.shape, device=device)
-    else:
-        shape = torch.zeros(2, dtype=torch.long, device=device)
-    dist.broadcast(shape, 0)
-    if rank != 0:
-        table = torch.empty(*shape.tolist(), device=device)
-    dist.broadcast(table, 0)
-    if rank == 0:
-        return cache
-    cache = TargetCache(encoder, device=str(device))
-    cache.targets = dict(zip(texts, table.cpu()))
-    return cache
 
 
 def load_sentence_encoder(name: str = DEFAULT_ENCODER, device: str = "cpu",

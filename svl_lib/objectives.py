@@ -17,14 +17,15 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
 import torch
+import torch.distributed as dist
 from torch import nn
 
 from .data.corpus import Corpus
 from .data.loading import eval_captions, eval_images
-from .distributed import gather, mean_over_processes
+from .distributed import gather, mean_over_processes, rank_and_world
 from .evaluation import encode_images, encode_texts
 from .losses import LOSSES, IFMLoss, InfoNCE
-from .ltd import (LTD_SIDES, LagrangeMultiplier, TargetCache, TargetDecoder, shared_targets,
+from .ltd import (LTD_SIDES, LagrangeMultiplier, TargetCache, TargetDecoder, cached_targets,
                   reconstruction_loss, target_cache_path, target_text, training_captions)
 from .models.base import ContrastiveModel
 from .outputs import ModelOutput
@@ -128,6 +129,32 @@ def contrastive_loss(config: "ExperimentConfig") -> nn.Module:
     return IFMLoss(base, config.ifm_epsilon) if config.ifm_epsilon > 0 else base
 
 
+def shared_targets(encoder: str, texts: Sequence[str], use_file: bool = True, progress: bool | None = None,
+                   device: str | torch.device = "cpu") -> TargetCache:
+    """:func:`~svl_lib.ltd.cached_targets` once for a whole process group: the main process (rank 0)
+    encodes on ``device`` and sends the ``(len(texts), T)`` targets to every other process, which
+    never loads the encoder. ``texts`` must be the same list on every process (each derives it from the same
+    data and config); ``device`` is the model's, the one the group's backend takes (NCCL: a GPU)."""
+    rank, world = rank_and_world()
+    if world == 1:
+        return cached_targets(encoder, texts, use_file, progress, str(device))[0]
+    if rank == 0:
+        cache, _ = cached_targets(encoder, texts, use_file, progress, str(device))
+        table = torch.stack([cache.targets[t] for t in texts]).to(device)
+        shape = torch.tensor(table.shape, device=device)
+    else:
+        shape = torch.zeros(2, dtype=torch.long, device=device)
+    dist.broadcast(shape, 0)
+    if rank != 0:
+        table = torch.empty(*shape.tolist(), device=device)
+    dist.broadcast(table, 0)
+    if rank == 0:
+        return cache
+    cache = TargetCache(encoder, device=str(device))
+    cache.targets = dict(zip(texts, table.cpu()))
+    return cache
+
+
 def encoder_device(config: "ExperimentConfig") -> torch.device:
     """Where the LTD sentence encoder runs: this process's GPU when the run trains on one, else
     the CPU."""
@@ -142,7 +169,7 @@ def build_objective(config: "ExperimentConfig", dataset: "CaptionDataset",
     features of width ``embed_dim``: pass the model's (``model.embed_dim``; CLIP's comes from its
     architecture); the default, ``config.embed_dim``, is the toy model's and VSE++'s width.
     For LTD the targets of every caption string the training will feed are encoded here, once, on
-    the run's GPU where it has one and by the main process only (:func:`~svl_lib.ltd.shared_targets`;
+    the run's GPU where it has one and by the main process only (:func:`shared_targets`;
     kept in :func:`~svl_lib.ltd.target_cache_path` when ``ltd_target_cache``), unless there are more than
     :data:`MAX_PRECOMPUTED_TARGETS`: then they are encoded on the fly in bounded memory."""
     loss_fn = contrastive_loss(config)

@@ -5,7 +5,7 @@ process writes ``rank<r>.json`` into the out dir. Arguments: a mode, then its ow
   ``cuda:gloo``; the latter is NCCL's rule: no CPU tensors), then runs the constrained LTD
   objective's step on features on ``DEVICE`` and averages a value over the processes.
 * ``triplet DATA_ROOT OUT``: trains the tiny VSE++ with the triplet loss for one epoch.
-* ``targets USE_FILE OUT``: LTD's targets for one list of captions (:func:`svl_lib.ltd.shared_targets`),
+* ``targets USE_FILE OUT``: LTD's targets for one list of captions (:func:`svl_lib.objectives.shared_targets`),
   with a fake encoder that records which process loads it.
 * ``run RUN_FOLDER OUT``: a toy run through the command line's ``main``, recording the world size
   it trained with and whether a process group is left after it.
@@ -90,6 +90,7 @@ def run(folder: str, out: Path) -> None:
 
 def targets(use_file: str, out: Path) -> None:
     import svl_lib.ltd as ltd
+    from svl_lib.objectives import shared_targets
 
     dist.init_process_group("cpu:gloo")
     loads = []
@@ -100,7 +101,7 @@ def targets(use_file: str, out: Path) -> None:
                                           dtype=torch.float32)
     ltd.load_sentence_encoder = fake_encoder
     texts = ["a red circle", "a blue square that is hollow", "a green star"]
-    cache = ltd.shared_targets("fake-encoder", texts, use_file == "True", progress=False)
+    cache = shared_targets("fake-encoder", texts, use_file == "True", progress=False)
     write(out, rank_and_world()[0], {"loads": loads, "targets": cache.lookup(texts).tolist()})
 
 
