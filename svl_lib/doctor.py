@@ -351,8 +351,8 @@ def report(checks: list[Check], rate: float | None) -> str:
 def run_checks(bench: Callable[[float], float] | None, seconds: float) -> tuple[list[Check], float | None]:
     """Every check, and the benchmark's rate when ``bench`` is given and torch imports (a
     benchmark that fails is a missing piece)."""
-    checks = (check_python_and_torch() + [check_environment()] + check_disk() + check_packages() + [check_runs()] + check_data()
-              + [check_colab()])
+    checks = (check_python_and_torch() + [check_environment()] + check_disk() + check_packages()
+              + [check_runs()] + check_data() + [check_colab()])
     rate = None
     if bench is not None and all(c.ok for c in checks if c.item == "torch, torchvision"):
         try:
