@@ -11,7 +11,7 @@ were seen) and
 
 A results CSV made by ``python -m svl_lib.sweep --grid-file <grid> --csv ...`` carries, on its
 second line, :func:`protocol_hash` of its grid (its file's run fields, the grids it requires included),
-of the protocols that read it, and of the stage's seeds. :func:`is_stale` compares that line with
+of the protocols that read it in that stage, and of the stage's seeds. :func:`is_stale` compares that line with
 the hash now: a protocol or grid changed after the CSV was written makes every verdict that
 reads it "stale: re-run".
 """
@@ -94,8 +94,10 @@ def _grid_fields(grid: str) -> dict[str, Any]:
 
 def protocol_hash(grid: str, stage: str) -> str:
     """The first 16 hex digits of the SHA-256 of ``grid``'s run fields, the decision fields of
-    every protocol that reads it, and the seeds of ``stage``."""
-    rows = [{k: row[k] for k in DECISION_FIELDS} for row in _data()["rows"] if grid in row["grids"]]
+    every protocol that reads it in ``stage`` (a row run only on the confirmatory seeds judges no
+    exploratory result), and the seeds of ``stage``."""
+    rows = [{k: row[k] for k in DECISION_FIELDS} for row in _data()["rows"]
+            if grid in row["grids"] and stage in row["stages"]]
     payload = {"grid": _grid_fields(grid), "protocols": rows, "stage": stage,
                "seeds": stage_seeds(stage, grid)}
     text = json.dumps(payload, sort_keys=True, default=str)

@@ -112,3 +112,14 @@ def test_a_new_config_field_leaves_every_protocol_hash_as_it_was(monkeypatch) ->
     plain = ExperimentConfig.to_dict
     monkeypatch.setattr(ExperimentConfig, "to_dict", lambda self: {**plain(self), "precision": "bf16"})
     assert {g: protocols.protocol_hash(g, "exploratory") for g in before} == before
+
+
+def test_a_row_run_only_on_fresh_seeds_leaves_the_exploratory_results_valid(monkeypatch) -> None:
+    """A confirmatory-only protocol judges no exploratory result: adding one that reads a grid
+    changes that grid's confirmatory hash only."""
+    data = json.loads(protocols.PROTOCOLS.read_text())
+    before = {s: protocols.protocol_hash("claims_scratch", s) for s in protocols.STAGES}
+    row = {**data["rows"][0], "id": "X", "grids": ["claims_scratch"], "stages": ["confirmatory"]}
+    monkeypatch.setattr(protocols, "_data", lambda: {**data, "rows": [*data["rows"], row]})
+    assert protocols.protocol_hash("claims_scratch", "exploratory") == before["exploratory"]
+    assert protocols.protocol_hash("claims_scratch", "confirmatory") != before["confirmatory"]
