@@ -153,7 +153,9 @@ def paper_side(claim_id: str) -> str:
         return "stated by a summary of the paper; the paper's tables the course has hold no IFM numbers"
     if claim_id in sides:
         return sides[claim_id]
-    return "the course's own control, not a claim of the paper" if claim_id[0] in "SL" or claim_id == "T7" \
+    if claim_id[0] == "T":
+        return "the course's own trial, not a claim of the paper"
+    return "the course's own control, not a claim of the paper" if claim_id[0] in "SL" \
         else "the course does not have the paper's Section 6 numbers"
 
 

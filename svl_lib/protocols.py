@@ -26,6 +26,7 @@ from typing import Any
 
 PROTOCOLS = files("svl_lib.resources") / "protocols.json"
 STAGES = ("exploratory", "confirmatory")
+SELECTING = ("eta", "caption_probe_below")  # thresholds that pick the runs or settings; no rule sees them
 HASH_STAMP = "# protocol: "  # the second line of a results CSV of a grid: its protocol hash
 DECISION_FIELDS = ("id", "rule", "thresholds", "precondition", "comparison", "grids", "family", "tests",
                    "stages")

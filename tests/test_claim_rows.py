@@ -90,3 +90,61 @@ def test_the_confirmatory_results_are_fresh_seeds_made_under_the_committed_proto
     verdicts = claim_rows.course_verdicts(confirm, "confirmatory")
     ran = [p for p in protocols().values() if "confirmatory" in p.stages and set(p.grids) <= set(confirm)]
     assert ran and all("no confirmatory runs" not in verdicts[claim_rows.label(p)].reason for p in ran)
+
+
+TRIAL_ROWS = ("T1", "T2-finetune", "T3-clean", "T3-cut", "T4", "T5a", "T5b", "T6a", "T6b")
+
+
+@pytest.fixture(scope="module")
+def trial_tables() -> dict[str, pd.DataFrame]:
+    """The exploratory runs of the trials (seeds 0-4), which the trials' confirmatory rows read on
+    seeds 5-9: the rows' code path, not their verdicts."""
+    from svl_lib.course_claims import variant
+    from svl_lib.results import grid_results
+    names = ("claims_scratch", "trial_clipping", "trial_decoder_warmup", "trial_headroom", "trial_caption_side",
+             "trial_image_side_ltd", "trial_caption_only")
+    return {n: (t := grid_results(n, "exploratory")).assign(variant=t.apply(variant, axis=1)) for n in names}
+
+
+def judge(row: str, tables: dict[str, pd.DataFrame], **thresholds):
+    from dataclasses import replace
+
+    from svl_lib.intervals import family_level
+    p = protocols()[row]
+    p = replace(p, thresholds={**p.thresholds, **thresholds})
+    th = {k: v for k, v in p.thresholds.items() if k not in claim_rows.SELECTING}
+    return claim_rows.ROWS[row](p, tables, family_level(p.family_tests()), th)
+
+
+def test_every_trial_row_pairs_five_seeds_at_its_family_s_level(trial_tables) -> None:
+    for row in TRIAL_ROWS:
+        verdict = judge(row, trial_tables)
+        assert verdict.seeds == "5 seeds", row
+        level = {"T3-clean": "99.6 %", "T3-cut": "99.6 %", "T4": "97.5 %", "T5a": "97.5 %"}.get(row, "")
+        assert f"({level}, paired, n=5)" in verdict.reason if level else "paired, n=5" in verdict.reason, row
+
+
+def test_trial_preconditions_leave_settings_out_before_judging(trial_tables) -> None:
+    """T4 judges only embedding sizes whose caption probe is below the bound; T3 only settings
+    above 3 x chance without a mitigation; with none left, the row is not testable."""
+    none_left = judge("T4", trial_tables, caption_probe_below=0)
+    assert none_left.verdict == "not testable here" and "no caption probe is below 0 %" in none_left.reason
+    assert "embed_dim 16" not in judge("T4", trial_tables, caption_probe_below=50).reason
+    floor = dict(trial_tables, trial_headroom=trial_tables["trial_headroom"].assign(chance_rsum=1e3))
+    assert judge("T3-clean", floor).verdict == "not testable here"
+    assert judge("T3-cut", floor).verdict != "not testable here"  # the reliance rows need no headroom
+
+
+def test_the_caption_only_harm_is_compared_per_seed_between_poolings(trial_tables) -> None:
+    """T6a: where the mean-pooled GRU's caption-only runs equal its clean runs (no harm), the row
+    agrees; where they lose as much as the last-token GRU's, it does not."""
+    only = trial_tables["trial_caption_only"].copy()
+    clean = only[only["variant"] == "clean"].set_index(["seed", "condition"])["rsum"]
+    caption_only = only["variant"] == "caption-only"
+    keys = list(zip(only.loc[caption_only, "seed"], only.loc[caption_only, "condition"]))
+    only.loc[caption_only, "rsum"] = [clean[k] for k in keys]
+    assert judge("T6a", dict(trial_tables, trial_caption_only=only)).verdict == "agree"
+    assert judge("T6b", dict(trial_tables, trial_caption_only=only)).verdict == "not shown"
+    scratch = trial_tables["claims_scratch"]
+    same = scratch[scratch["variant"].isin(["clean", "caption-only"])].assign(text_pooling="mean")
+    assert judge("T6a", dict(trial_tables, trial_caption_only=same)).verdict == "not shown"
