@@ -322,11 +322,15 @@ def verdicts_side_by_side(exploratory: Tables, confirmatory: Tables) -> pd.DataF
     return pd.DataFrame(rows).set_index("row")
 
 
-def reasons(tables: Tables, stage: str) -> pd.DataFrame:
-    """The numbers behind each verdict of ``stage``: one row per claim with its reason,
-    precondition and seeds (a stale row says so instead)."""
+def reasons(tables: Tables, stage: str, ids: Iterable[str] | None = None) -> pd.DataFrame:
+    """The numbers behind each verdict of ``stage`` (of the rows ``ids`` only, where given): one
+    row per claim with its reason, precondition and seeds (a stale row says so instead)."""
     stale = stale_rows(tables, stage)
-    table = rules.verdict_table(course_verdicts(tables, stage))
+    verdicts = course_verdicts(tables, stage)
+    if ids is not None:
+        keep = {label(protocols()[i]) for i in ids}
+        verdicts = {claim: v for claim, v in verdicts.items() if claim in keep}
+    table = rules.verdict_table(verdicts)
     table.loc[table.index.isin(stale), ["verdict", "reason"]] = [STALE, "made under another protocol"]
     return table
 
@@ -342,12 +346,13 @@ def _top_level_parts(text: str) -> list[str]:
     return parts + [text[start:]]
 
 
-def reasons_text(tables: Tables, stage: str, width: int = 100) -> str:
-    """:func:`reasons` as lines of at most ``width`` characters: per claim, ``row <id>: <verdict>``,
-    then its reason (a combined row's verdicts one per line, after its count) and precondition."""
+def reasons_text(tables: Tables, stage: str, width: int = 100, rows: Iterable[str] | None = None) -> str:
+    """:func:`reasons` (of the row ids ``rows`` only, where given) as lines of at most ``width``
+    characters: per claim, ``row <id>: <verdict>``, then its reason (a combined row's verdicts one
+    per line, after its count) and precondition."""
     ids = {label(p): p.id for p in protocols().values()}
     lines = []
-    for claim, row in reasons(tables, stage).iterrows():
+    for claim, row in reasons(tables, stage, rows).iterrows():
         lines.append(textwrap.fill(f"row {ids[claim]}: {row.verdict}  ({claim.split('. ', 1)[1]})", width,
                                    subsequent_indent="      "))
         head, _, rest = row.reason.partition(": ") if " agree: " in row.reason else ("", "", row.reason)

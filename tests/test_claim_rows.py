@@ -148,3 +148,9 @@ def test_the_caption_only_harm_is_compared_per_seed_between_poolings(trial_table
     scratch = trial_tables["claims_scratch"]
     same = scratch[scratch["variant"].isin(["clean", "caption-only"])].assign(text_pooling="mean")
     assert judge("T6a", dict(trial_tables, trial_caption_only=same)).verdict == "not shown"
+
+
+def test_the_reasons_of_chosen_rows_only() -> None:
+    confirm = claim_rows.stage_tables("confirmatory")
+    text = claim_rows.reasons_text(confirm, "confirmatory", rows=["T1", "T6a"])
+    assert [line.split(":")[0] for line in text.splitlines() if line.startswith("row ")] == ["row T1", "row T6a"]
