@@ -137,3 +137,13 @@ def test_keys_of_existing_run_folders_never_change() -> None:
     keys = [resolve(ExperimentConfig(**fields)).key() for fields in (
         {}, {"shortcut_mode": "unique", "n_bits": 3}, {"dataset": "coco", "model": "clip", "arch": "tiny"})]
     assert keys == ["52a813b7", "d7865c58", "f874b7f4"]
+
+
+def test_the_notebooks_run_keys_are_pinned() -> None:
+    """The run folders committed machines already hold keep their names: notebook 01's baseline and
+    shortcut model and notebook 02's bits sweep, as their parameters' defaults make them."""
+    base = resolve(ExperimentConfig(seed=0, n_train=2000, n_test=500, epochs=6, batch_size=256, n_digits=4))
+    shortcut = base.replace(shortcut_mode="unique", n_bits=8, shortcut_p=1.0)
+    bits = ExperimentConfig(seed=0, n_train=500, n_test=200, epochs=4, batch_size=128, n_digits=4,
+                            shortcut_mode="bits")
+    assert [base.key(), resolve(shortcut).key(), resolve(bits).key()] == ["a67657d8", "7f4e14b0", "447fed85"]
