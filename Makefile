@@ -55,7 +55,7 @@ site: $(VENV)/.installed-site  ## render the README, the glossary, the workshop 
 # The workshop's slide decks (docs/slides/*.ipynb, Jupyter's slide format) as reveal.js pages, where
 # the site links to them; `make site` writes them too. reveal.js comes from nbconvert's CDN default.
 slides: $(VENV)/.installed-site  ## the workshop's slides into docs/_build/html/slides (nbconvert --to slides)
-	$(BIN)/python -m svl_lib.slides --out docs/_build/html/slides
+	$(BIN)/python -m svl_lib.course.slides --out docs/_build/html/slides
 
 # The confirmatory replication of notebook 07's verdicts: every grid a protocol reads
 # (svl_lib/resources/protocols.json), on the fresh seeds 5-9, each CSV stamped with its protocol.
@@ -65,7 +65,7 @@ CONFIRM_GRIDS ?= claims_scratch claims_finetune claims_image_tower control_scrat
 	control_image_tower_matched claims_bits trial_paper_ltd trial_ltd_length trial_memorisation
 confirm: setup  ## the confirmatory runs (seeds 5-9) into runs/confirmatory/, results into grid_results/confirmatory/
 	for grid in $(CONFIRM_GRIDS); do \
-	  OMP_NUM_THREADS=1 $(BIN)/python -m svl_lib.sweep --grid-file $$grid --stage confirmatory --out runs/confirmatory/$$grid \
+	  OMP_NUM_THREADS=1 $(BIN)/python -m svl_lib.experiments.sweep --grid-file $$grid --stage confirmatory --out runs/confirmatory/$$grid \
 	    --csv svl_lib/resources/grid_results/confirmatory/$$grid.csv || exit 1; done
 
 # The GPU acceptance run on a GPU machine without network: its Python lacks open_clip_torch, ftfy,
@@ -74,14 +74,14 @@ confirm: setup  ## the confirmatory runs (seeds 5-9) into runs/confirmatory/, re
 # install them there. Needs only pip, not the course's packages.
 gpu-wheels:  ## on a machine with network: the GPU acceptance run's wheels into .wheels/ (GPU_PYTHON=3.12)
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m svl_lib.gpu_wheels --python-version $(GPU_PYTHON)
+	$(BIN)/python -m svl_lib.course.gpu_wheels --python-version $(GPU_PYTHON)
 
 # The room install: every wheel `make setup` installs, for PLATFORM (linux-x86_64, linux-x86_64-cpu,
 # macos-arm64, windows-x86_64) and the laptops' Python (LAPTOP_PYTHON), into wheelhouse/PLATFORM/
 # for a USB stick or the room's network; then on each laptop: make setup WHEELS=<that folder>.
 LAPTOP_PYTHON ?= 3.11.7
 wheelhouse:  ## on a machine with network: the course's wheels for PLATFORM into wheelhouse/ (then make setup WHEELS=...)
-	$(PYTHON) -m svl_lib.wheelhouse --platform $(PLATFORM) --python-version $(LAPTOP_PYTHON)
+	$(PYTHON) -m svl_lib.course.wheelhouse --platform $(PLATFORM) --python-version $(LAPTOP_PYTHON)
 
 clean:  ## remove what make course and make site wrote
 	rm -rf $(OUT) docs/_build .pytest_cache

@@ -27,10 +27,10 @@ from PIL import Image
 
 from svl_lib import ltd
 from svl_lib.config import ExperimentConfig
-from svl_lib.evaluation import CONDITIONS
-from svl_lib.experiment import run_experiment
+from svl_lib.evaluate.conditions import CONDITIONS
+from svl_lib.experiments.experiment import run_experiment
 from svl_lib.models import build_model
-from svl_lib.run_folders import read_history
+from svl_lib.experiments.run_folders import read_history
 
 LONG_CAPTION = " ".join(["a photo of a red circle on a grey background near a small blue square"] * 8)
 
@@ -115,7 +115,7 @@ def ltd_run(root: Path, out: Path, arch: str, device: torch.device, batch_size: 
 
 
 def two_processes(root: Path, out: Path, arch: str, batch_size: int) -> tuple[bool | None, str]:
-    """A run of two processes, one per GPU, through ``torchrun -m svl_lib.run``; ``None`` (skipped,
+    """A run of two processes, one per GPU, through ``torchrun -m svl_lib.experiments.run``; ``None`` (skipped,
     with the reason) where fewer than two GPUs are visible: NCCL puts one process on each GPU."""
     gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
     if gpus < 2:
@@ -125,7 +125,7 @@ def two_processes(root: Path, out: Path, arch: str, batch_size: int) -> tuple[bo
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     args = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", "--master_port", str(port),
-            "-m", "svl_lib.run", str(out), "--set", "dataset='coco'", f"data_root='{root}'", "model='clip'",
+            "-m", "svl_lib.experiments.run", str(out), "--set", "dataset='coco'", f"data_root='{root}'", "model='clip'",
             f"arch='{arch}'", "pretrained=''", "shortcut_mode='unique'", "probes=False", "eval_split='val'",
             "eval_conditions=('clean',)", "epochs=1", f"batch_size={batch_size}", "lr=1e-4"]
     done = subprocess.run(args, capture_output=True, text=True, env={**os.environ, "CUDA_VISIBLE_DEVICES": "0,1"})

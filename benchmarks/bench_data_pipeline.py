@@ -9,7 +9,7 @@ The data is the toy world rendered at 640x480 and written as JPEG files in COCO'
 sizes, so decoding and resizing cost what they cost on COCO). Prints images/s per worker count and
 the GPU step rate those images can feed at batch 256.
 
-Then the real loop's rate (``--loop-workers``): :func:`svl_lib.training.train` over the same JPEG
+Then the real loop's rate (``--loop-workers``): :func:`svl_lib.train.loop.train` over the same JPEG
 files, every caption of every image (one epoch), through its DataLoader, with the model's
 tokenization, the objective, the optimiser and the loop's records (made every step on a CPU, every
 50 steps on a GPU), timed from the end of the first step to the end of the last. On a GPU the loop
@@ -31,16 +31,16 @@ from PIL import Image
 from torch.utils.data import DataLoader
 
 from svl_lib.config import ExperimentConfig
-from svl_lib.data.corpus import Corpus, ImageFiles
+from svl_lib.corpus import Corpus, ImageFiles
 from svl_lib.data.karpathy import JpegFiles
 from svl_lib.data.loading import CaptionDataset
 from svl_lib.data.toy import ToyWorld
 from svl_lib.digits import load_glyph_bank
 from svl_lib.models import build_model
-from svl_lib.objectives import Objective
-from svl_lib.registries import resolve
+from svl_lib.train.objectives import Objective
+from svl_lib.experiments.registries import resolve
 from svl_lib.shortcuts import ShortcutInjector
-from svl_lib.training import TrainSettings, train
+from svl_lib.train.loop import TrainSettings, train
 
 
 def write_photos(root: Path, n: int, full_decode: bool = False) -> Corpus:

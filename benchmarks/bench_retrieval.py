@@ -1,4 +1,4 @@
-"""Time svl_lib.retrieval.retrieval_metrics at COCO-5k scale and beyond.
+"""Time svl_lib.evaluate.retrieval.retrieval_metrics at COCO-5k scale and beyond.
 
 Random L2-normalised 512-d features, 5 captions per image, for 1k / 5k / 25k images. Each size
 runs in a fresh subprocess, so its peak extra memory is the growth of the peak resident set size
@@ -21,7 +21,7 @@ import time
 
 import torch
 
-from svl_lib.retrieval import retrieval_metrics
+from svl_lib.evaluate.retrieval import retrieval_metrics
 
 DIM = 512
 CAPTIONS_PER_IMAGE = 5

@@ -18,7 +18,7 @@ from svl_lib.data.toy import ToyWorld
 from svl_lib.digits import load_glyph_bank
 from svl_lib.models import ToyDualEncoder, Vocabulary
 from svl_lib.shortcuts import ShortcutInjector, ShortcutSpec
-from svl_lib.training import TrainSettings, train
+from svl_lib.train.loop import TrainSettings, train
 
 
 def steps_per_second(dataset: CaptionDataset, vocab: Vocabulary, batch: int) -> float:

@@ -2,7 +2,7 @@
 
 It writes a few thousand 640x480 JPEGs with captions in the Karpathy format (toy scenes scaled up,
 with pixel noise so that they decode like photos), then, through the real training loop
-(:func:`svl_lib.experiment.run_experiment`, DataLoader workers, unique shortcuts):
+(:func:`svl_lib.experiments.experiment.run_experiment`, DataLoader workers, unique shortcuts):
 
 * trains CLIP RN50 (open_clip, random init) in bf16 autocast + channels-last and in fp32
   (``precision="fp32"``: torch's default memory layout) with TF32 off, and VSE++ (ResNet-152 +
@@ -14,7 +14,7 @@ with pixel noise so that they decode like photos), then, through the real traini
   torch has them, no cuDNN autotuning): equal, or where some CUDA kernels stay non-deterministic
   within twice the difference between two uninterrupted runs;
 * checks that the VSE++ GRU returns float32 under bf16 autocast;
-* encodes 5,000 images + 25,000 captions with :mod:`svl_lib.evaluation`;
+* encodes 5,000 images + 25,000 captions with :mod:`svl_lib.evaluate.conditions`;
 * reloads a locally saved open_clip RN50 checkpoint (QuickGELU kept), trains constrained LTD on the
   device on a COCO-layout folder with odd JPEGs and captions over 77 tokens and evaluates the four
   shortcut conditions, and trains two processes on two GPUs (skipped, with the reason, on one)
@@ -26,11 +26,11 @@ epoch, so no epoch-end save counts) within 10% of the synthetic bf16 rate. Exit 
 
 How to run it on a GPU machine without network (Python 3.12 with torch, torchvision, timm,
 scikit-learn, pandas, matplotlib, seaborn; open_clip, ftfy, wcwidth and mlxtend travel as wheels).
-Once, on a machine with network, in the repository root (:mod:`svl_lib.gpu_wheels` gathers exactly
+Once, on a machine with network, in the repository root (:mod:`svl_lib.course.gpu_wheels` gathers exactly
 those wheels, at constraints.txt's versions, for the GPU machine's Python into the git-ignored
 ``.wheels/``; ``GPU_PYTHON=3.11`` for another Python)::
 
-    make gpu-wheels        # without make: python -m svl_lib.gpu_wheels --python-version 3.12
+    make gpu-wheels        # without make: python -m svl_lib.course.gpu_wheels --python-version 3.12
 
 then, on the GPU machine, in the repository root with ``.wheels/`` copied into it::
 
@@ -52,7 +52,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.append(str(Path(__file__).resolve().parents[1]))  # svl_lib of this checkout, if none is found before
-from svl_lib.gpu_wheels import require_stack  # noqa: E402  (standard library only)
+from svl_lib.course.gpu_wheels import require_stack
 
 if __name__ == "__main__" and not {"-h", "--help"} & set(sys.argv[1:]):
     require_stack(cuda="--smoke" not in sys.argv[1:])  # first: before any other import or file
@@ -76,14 +76,14 @@ from PIL import Image  # noqa: E402
 from acceptance_checks import checkpoint_reload, ltd_run, odd_coco_folder, two_processes  # noqa: E402
 from bench_gpu import train_steps  # noqa: E402  (the synthetic upper bound)
 
-from svl_lib.config import ExperimentConfig  # noqa: E402
-from svl_lib.data.karpathy import read_karpathy  # noqa: E402
-from svl_lib.data.toy import ToyWorld, export_karpathy  # noqa: E402
-from svl_lib.evaluation import encode_conditions  # noqa: E402
-from svl_lib.experiment import load_model, run_experiment  # noqa: E402
-from svl_lib.models import build_model  # noqa: E402
-from svl_lib.objectives import Objective  # noqa: E402
-from svl_lib.devices import tune_cudnn  # noqa: E402
+from svl_lib.config import ExperimentConfig
+from svl_lib.data.karpathy import read_karpathy
+from svl_lib.data.toy import ToyWorld, export_karpathy
+from svl_lib.evaluate.conditions import encode_conditions
+from svl_lib.experiments.experiment import load_model, run_experiment
+from svl_lib.models import build_model
+from svl_lib.train.objectives import Objective
+from svl_lib.train.devices import tune_cudnn
 
 ROWS = ("data", "synthetic fp32", "synthetic bf16", "bf16/fp32 synthetic", "loop CLIP bf16",
         "loop CLIP fp32", "bf16/fp32 loop", "loop/synthetic bf16", "loop VSE++ bf16",
@@ -93,8 +93,8 @@ ROWS = ("data", "synthetic fp32", "synthetic bf16", "bf16/fp32 synthetic", "loop
 CHILD = """
 import json, os, signal, sys, torch
 from svl_lib.config import ExperimentConfig
-from svl_lib.experiment import run_experiment
-from svl_lib.objectives import Objective
+from svl_lib.experiments.experiment import run_experiment
+from svl_lib.train.objectives import Objective
 torch.use_deterministic_algorithms(True, warn_only=True)
 kill_at, calls, original = int(sys.argv[3]), [0], Objective.after_step
 def after_step(self):  # SIGKILL inside step kill_at (1-based), before its record is written

@@ -6,7 +6,7 @@ resolves in the site exactly as it does on GitHub. The README is the front page;
 (the notebooks, the results, the glossary, the workshop plan and the other pages of docs/) is added
 to it while it is read, so README.md itself carries no Sphinx markup. The notebooks are rendered
 from their committed outputs and never executed. After the pages, the workshop's slide decks
-(docs/slides/, ``svl_lib.slides``: what ``make slides`` builds) are written into the site's
+(docs/slides/, ``svl_lib.course.slides``: what ``make slides`` builds) are written into the site's
 ``slides/`` folder, where docs/instructor.md links to them.
 """
 from __future__ import annotations
@@ -17,8 +17,8 @@ import tomllib
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))   # svl_lib.slides, also where the course is not installed (it needs no torch)
-# The course repository, as the badges take it (svl_lib.badges): $SVL_REPO_URL, else pyproject.toml.
+sys.path.insert(0, str(ROOT))   # svl_lib.course.slides, also where the course is not installed (it needs no torch)
+# The course repository, as the badges take it (svl_lib.course.badges): $SVL_REPO_URL, else pyproject.toml.
 # Read here without importing svl_lib, so that building the site needs no torch.
 REPOSITORY = os.environ.get("SVL_REPO_URL") or tomllib.loads(
     (ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]["urls"]["Repository"]
@@ -75,9 +75,9 @@ def add_index_page(app, exception: Exception | None) -> None:
 
 
 def add_slides(app, exception: Exception | None) -> None:
-    """Write the workshop's slide decks into ``slides/`` of the site (``svl_lib.slides``)."""
+    """Write the workshop's slide decks into ``slides/`` of the site (``svl_lib.course.slides``)."""
     if exception is None and app.builder.format == "html":
-        from svl_lib import slides
+        from svl_lib.course import slides
 
         slides.build(Path(app.outdir) / "slides")
 

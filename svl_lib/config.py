@@ -2,7 +2,7 @@
 
 A notebook's ``parameters`` cell maps onto :class:`ExperimentConfig`. Unknown keys, wrong types
 and out-of-range values raise one ``ValueError`` naming the key and the fix, before anything is
-built or written; :func:`svl_lib.registries.resolve` checks the rest (see below), every shortcut
+built or written; :func:`svl_lib.experiments.registries.resolve` checks the rest (see below), every shortcut
 injector a run will build (training, evaluation, probes) against the split sizes included, so a
 config never fails after training.
 
@@ -10,12 +10,12 @@ config never fails after training.
 (:data:`NOT_IDENTITY`: name, device, eval_split, eval_conditions, probes, num_workers,
 checkpoint_every, validate) are not part of
 :meth:`ExperimentConfig.identity`: changing them never retrains a run. :meth:`ExperimentConfig.key`
-hashes the identity; :func:`svl_lib.run_folders.keyed_folder` names run folders with it.
+hashes the identity; :func:`svl_lib.experiments.run_folders.keyed_folder` names run folders with it.
 
 **A plain value.** The config checks what it can know by itself: types, ranges, its own choices and
 combinations of its fields. It imports no dataset, model, loss or evaluation code: the names those
 registries own (a dataset, a model, a loss, the evaluation conditions, ...), a model's own checks and
-a dataset's defaults are applied by :func:`svl_lib.registries.resolve` when a config is built into
+a dataset's defaults are applied by :func:`svl_lib.experiments.registries.resolve` when a config is built into
 a run. ``None`` in ``n_digits``, ``tile_fraction`` and ``eval_conditions`` means "the dataset's (or
 the evaluator's) default" until then; a resolved config has them filled, and only a resolved config
 has a key or a shortcut plan (``run_experiment``, the notebooks' helpers and the sweeps resolve
@@ -132,7 +132,7 @@ class ExperimentConfig:
     weight_decay: float = 0.0
     grad_clip: float = 2.0
     # "joint": one norm over all parameters; "per_tower": each tower, the LTD decoder and the rest
-    # clipped on their own (svl_lib.gradients); both log the norms before clipping
+    # clipped on their own (svl_lib.train.gradients); both log the norms before clipping
     grad_clip_mode: str = "joint"
     warmup_steps: int = 20
     # "cosine": linear warm-up, then cosine to 0 (the paper's CLIP); "step": x0.1 every
@@ -147,8 +147,8 @@ class ExperimentConfig:
     sync_batchnorm: bool = False
     # evaluation and placement (not part of the run's identity)
     eval_split: str = "test"
-    eval_conditions: tuple[str, ...] | None = None  # None: every condition of svl_lib.evaluation
-    probes: bool = True  # linear probes of the frozen embeddings (svl_lib.probes) in metrics.json
+    eval_conditions: tuple[str, ...] | None = None  # None: every condition of svl_lib.evaluate.conditions
+    probes: bool = True  # linear probes of the frozen embeddings (svl_lib.evaluate.probes) in metrics.json
     device: str = "auto"
     num_workers: int = 0  # DataLoader processes that decode and transform images
     checkpoint_every: int = 0  # save the training state every N steps too (0: at epoch ends)
@@ -209,14 +209,14 @@ class ExperimentConfig:
 
     @property
     def resolved(self) -> bool:
-        """Whether the dataset's defaults are filled in (:func:`svl_lib.registries.resolve`)."""
+        """Whether the dataset's defaults are filled in (:func:`svl_lib.experiments.registries.resolve`)."""
         return None not in (self.n_digits, self.tile_fraction, self.eval_conditions)
 
     def _require_resolved(self, what: str) -> None:
         if not self.resolved:
             raise ValueError(f"{what} needs the dataset's defaults, and n_digits, tile_fraction or "
                              "eval_conditions is still None: resolve the config first "
-                             "(svl_lib.registries.resolve(config); run_experiment, run_or_load, "
+                             "(svl_lib.experiments.registries.resolve(config); run_experiment, run_or_load, "
                              "notebook_runs and the sweeps do it)")
 
     def _check_combinations(self) -> None:

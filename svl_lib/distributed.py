@@ -2,7 +2,7 @@
 Accelerate, with PyTorch's DistributedDataParallel underneath.
 
 Started by ``accelerate launch`` or ``torchrun`` (which set ``WORLD_SIZE``), the same entry point
-(``python -m svl_lib.run``) trains one run with ``W`` processes:
+(``python -m svl_lib.experiments.run``) trains one run with ``W`` processes:
 
 * ``batch_size`` stays the *global* batch: every process draws the same batches (same seed) and
   takes its own contiguous shard of ``batch_size / W`` items;
@@ -13,7 +13,7 @@ Started by ``accelerate launch`` or ``torchrun`` (which set ``WORLD_SIZE``), the
   them, which gives exactly the single-process gradient of the global batch;
 * only the main process (rank 0) writes the run folder; all processes read the same checkpoint
   when resuming;
-* the command line's run (``python -m svl_lib.run``) destroys the group at its end (:func:`leave`).
+* the command line's run (``python -m svl_lib.experiments.run``) destroys the group at its end (:func:`leave`).
 
 Models with batch normalisation (the toy CNN, ResNets) normalise over each process's shard, as DDP
 does without ``SyncBatchNorm``; models with layer norm only (CLIP) match a single process exactly

@@ -13,7 +13,8 @@ Pieces, in the order a training step uses them:
   ``(B, D)`` to ``(B, T)``: ``Linear(D, H) -> ReLU -> Linear(H, H) -> ReLU -> Linear(H, T)``
   (the paper: ``H = 1024``), Xavier-uniform weights.
 - **Reconstruction loss.** ``L_rec = mean_b (1 - cos(t_hat_b, t_b))`` (:func:`reconstruction_loss`).
-- **Objective** (:class:`svl_lib.objectives.LTDObjective`). Unconstrained: ``L = L_con + beta * L_rec``. Constrained
+- **Objective** (:class:`svl_lib.train.objectives.LTDObjective`). Unconstrained:
+  ``L = L_con + beta * L_rec``. Constrained
   (``L_rec <= eta``): ``L = L_con + lambda * (L_rec / eta - 1)``, where the Lagrange multiplier
   ``lambda`` (:class:`LagrangeMultiplier`) is updated by gradient *ascent* after each model step.
 """
@@ -30,7 +31,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm.auto import tqdm
 
-from .data.corpus import Corpus
+from .corpus import Corpus
 from .files import save_torch
 from .paths import hub_online, runs_dir
 from .progress import show_progress

@@ -31,9 +31,9 @@ from __future__ import annotations
 import numpy as np
 from PIL import Image
 
-from svl_lib.data.corpus import SPLITS
+from svl_lib.corpus import SPLITS
 from svl_lib.digits import GlyphBank
-from svl_lib.shortcut_spec import ShortcutSpec  # re-exported: the injector and its spec, one import
+from svl_lib.shortcut_spec import ShortcutSpec
 
 _SPLIT_TAGS = {"train": 0, "val": 1, "test": 2}  # the split's element in evaluation glyph keys
 _DIGITS = frozenset("0123456789")  # the caption's digit tokens

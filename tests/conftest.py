@@ -47,19 +47,19 @@ def _training_needs_a_mark(request, monkeypatch) -> None:
     """Fail a test that trains without one of :data:`TRAINING_MARKS`."""
     if any(request.node.get_closest_marker(mark) for mark in TRAINING_MARKS):
         return
-    import svl_lib.experiment
+    import svl_lib.experiments.experiment
 
     def refuse(*args, **kwargs):
         raise AssertionError(f"{request.node.nodeid} trains a model: mark it @pytest.mark.slow")
 
-    monkeypatch.setattr(svl_lib.experiment, "train", refuse)
+    monkeypatch.setattr(svl_lib.experiments.experiment, "train", refuse)
 
 
 @pytest.fixture(scope="session")
 def tiny_runs(tmp_path_factory) -> Callable[..., FinishedRun]:
     """``tiny_runs(**changes)``: the finished run of ``tiny_config(**changes)``, trained on first
     use and shared by every test of the session (tests marked ``slow`` only)."""
-    from svl_lib.experiment import run_experiment
+    from svl_lib.experiments.experiment import run_experiment
 
     root, finished = tmp_path_factory.mktemp("tiny-runs"), {}
 

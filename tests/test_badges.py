@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from svl_lib import badges
+from svl_lib.course import badges
 
 ROOT = Path(__file__).resolve().parent.parent
 BOOKS = sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb"))

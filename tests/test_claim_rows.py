@@ -1,12 +1,12 @@
-"""svl_lib.claim_rows: every protocol row judged on the committed results of its stage, paired by
+"""svl_lib.course.claim_rows: every protocol row judged on the committed results of its stage, paired by
 seed at its family's level, stale rows shown as stale, and the pairing and filters the protocols
 name (seeds both sides have; LTD runs within their bound)."""
 import pandas as pd
 import pytest
 
-from svl_lib import claim_rows
-from svl_lib.claims import VERDICTS
-from svl_lib.protocols import protocols
+from svl_lib.course import claim_rows
+from svl_lib.course.claims import VERDICTS
+from svl_lib.experiments.protocols import protocols
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +48,7 @@ def test_a_stale_table_shows_its_rows_as_stale_never_as_verdicts(exploratory) ->
 def test_the_verdict_table_and_its_reasons_read_in_short_lines(exploratory) -> None:
     """Notebook 07's slot: no cell of the side-by-side table over 200 characters, every reason line
     within its width, and every row's verdict on its own ``row <id>: <verdict>`` line."""
-    from svl_lib.claims import VERDICTS
+    from svl_lib.course.claims import VERDICTS
 
     table = claim_rows.verdicts_side_by_side(exploratory, {})
     assert table.map(lambda cell: len(str(cell))).to_numpy().max() <= 200
@@ -99,8 +99,8 @@ TRIAL_ROWS = ("T1", "T2-finetune", "T3-clean", "T3-cut", "T4", "T5a", "T5b", "T6
 def trial_tables() -> dict[str, pd.DataFrame]:
     """The exploratory runs of the trials (seeds 0-4), which the trials' confirmatory rows read on
     seeds 5-9: the rows' code path, not their verdicts."""
-    from svl_lib.course_claims import variant
-    from svl_lib.results import grid_results
+    from svl_lib.course.course_claims import variant
+    from svl_lib.experiments.results import grid_results
     names = ("claims_scratch", "trial_clipping", "trial_decoder_warmup", "trial_headroom", "trial_caption_side",
              "trial_image_side_ltd", "trial_caption_only")
     return {n: (t := grid_results(n, "exploratory")).assign(variant=t.apply(variant, axis=1)) for n in names}
@@ -109,7 +109,7 @@ def trial_tables() -> dict[str, pd.DataFrame]:
 def judge(row: str, tables: dict[str, pd.DataFrame], **thresholds):
     from dataclasses import replace
 
-    from svl_lib.intervals import family_level
+    from svl_lib.course.intervals import family_level
     p = protocols()[row]
     p = replace(p, thresholds={**p.thresholds, **thresholds})
     th = {k: v for k, v in p.thresholds.items() if k not in claim_rows.SELECTING}

@@ -1,14 +1,12 @@
-"""svl_lib.claims: each rule on constructed numbers for every outcome it can return, Welch's
+"""svl_lib.course.claims: each rule on constructed numbers for every outcome it can return, Welch's
 interval against scipy and by hand, bad input, and the paper's own numbers through the rules."""
 import math
 
 import pytest
 from scipy import stats
 
-from svl_lib.claims import (VERDICTS, Verdict, bits_trend, clean_collapse, combine, ends_below_start,
-                            mitigation_does_not_stop, mitigation_helps, one_sided_no_harm, reliance_cut_more,
-                            rises, share_kept_higher, shortcut_used, uses_shortcut, verdict_table)
-from svl_lib.intervals import Difference, family_level, holm, paired_difference, welch_difference
+from svl_lib.course.claims import VERDICTS, Verdict, bits_trend, clean_collapse, combine, ends_below_start, mitigation_does_not_stop, mitigation_helps, one_sided_no_harm, reliance_cut_more, rises, share_kept_higher, shortcut_used, uses_shortcut, verdict_table
+from svl_lib.course.intervals import Difference, family_level, holm, paired_difference, welch_difference
 
 
 def around(x: float, spread: float = 0.5) -> list[float]:

@@ -2,10 +2,11 @@
 same run folders, with the same results, as a local sweep; submitting again skips what finished."""
 import pytest
 
-from svl_lib.cluster import submit_plan
-from svl_lib.experiment import run_experiment
-from svl_lib.run_folders import run_status
-from svl_lib.sweep import main, plan_sweep
+from svl_lib.experiments.cluster import submit_plan
+from svl_lib.experiments.experiment import run_experiment
+from svl_lib.experiments.run_folders import run_status
+from svl_lib.experiments.sweep import main
+from svl_lib.experiments.plan import plan_sweep
 
 pytestmark = pytest.mark.slow
 from tiny import tiny_config

@@ -10,13 +10,13 @@ import torch
 
 from svl_lib.config import ExperimentConfig
 from svl_lib.data import load_split
-from svl_lib.data.corpus import ArrayImages, Corpus
+from svl_lib.corpus import ArrayImages, Corpus
 from svl_lib.data.loading import CaptionDataset, TokenizingCollate
 from svl_lib.data.toy import ToyWorld, export_karpathy
 from svl_lib.models import build_model
 from svl_lib.models.base import ContrastiveModel
 from svl_lib.models.vse import MIN_WORD_COUNT
-from svl_lib.training import TrainSettings, train
+from svl_lib.train.loop import TrainSettings, train
 
 LONG = " ".join(["a man in a red coat walks his dog down a busy street at night"] * 5)
 CAPTIONS = ["a red circle on a blue square 4 2 1", LONG + " 4 2 1 3 3 7", "a dog"]

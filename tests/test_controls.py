@@ -1,9 +1,9 @@
-"""svl_lib.controls and the trials' new tables on constructed results: the share kept at equal
+"""svl_lib.course.controls and the trials' new tables on constructed results: the share kept at equal
 budgets, the start against the end, the LTD length table and T7's digit gain."""
 import pandas as pd
 import pytest
 
-from svl_lib import controls, trials
+from svl_lib.course import controls, trials
 
 PLAIN = dict(shortcut_mode="unique", ltd="none", ifm_epsilon=0.0, shortcut_on_image=True, shortcut_on_caption=True)
 

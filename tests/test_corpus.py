@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader
 
-from svl_lib.data.corpus import ArrayImages, ImageFiles
+from svl_lib.corpus import ArrayImages, ImageFiles
 from svl_lib.data.karpathy import read_karpathy
 from svl_lib.data.loading import CaptionDataset
 from svl_lib.data.toy import ToyWorld, export_karpathy

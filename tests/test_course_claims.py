@@ -7,10 +7,11 @@ import json
 import pandas as pd
 import pytest
 
-from svl_lib import course_claims, sweep, trials
-from svl_lib.claims import VERDICTS
-from svl_lib.grids import load_grid
-from svl_lib.results import CSV_STAMP, GRID_RESULTS, grid_results, read_results_csv
+from svl_lib.course import course_claims, trials
+from svl_lib.experiments import sweep
+from svl_lib.course.claims import VERDICTS
+from svl_lib.experiments.grids import load_grid
+from svl_lib.experiments.results import CSV_STAMP, GRID_RESULTS, grid_results, read_results_csv
 
 
 def test_each_settings_committed_results_hold_every_variant_with_5_seeds() -> None:
@@ -18,7 +19,7 @@ def test_each_settings_committed_results_hold_every_variant_with_5_seeds() -> No
     assert set(tables) == set(course_claims.SETTINGS)
     for name, table in tables.items():
         first = (GRID_RESULTS / f"{name}.csv").read_text().splitlines()[0]  # then its protocol
-        assert first == f"{CSV_STAMP}python -m svl_lib.sweep --grid-file {name} --out runs/claims/{name} " \
+        assert first == f"{CSV_STAMP}python -m svl_lib.experiments.sweep --grid-file {name} --out runs/claims/{name} " \
                         f"--csv svl_lib/resources/grid_results/{name}.csv"
         for kind in course_claims.VARIANTS:
             assert course_claims.per_seed(table, kind) != [], (name, kind)
@@ -73,7 +74,7 @@ def test_sweep_csv_writes_the_table_with_its_command_and_keeps_foreign_files(tmp
     out = tmp_path / "table.csv"
     args = ["--grid-file", str(grid), "--out", str(tmp_path / "runs"), "--csv", str(out)]
     assert sweep.main(args) == 0
-    assert out.read_text().startswith(f"{CSV_STAMP}python -m svl_lib.sweep --grid-file {grid}")
+    assert out.read_text().startswith(f"{CSV_STAMP}python -m svl_lib.experiments.sweep --grid-file {grid}")
     table = read_results_csv(out)
     assert sorted(table["seed"].unique()) == [0, 1] and "rsum" in table
     assert sweep.main(args) == 0  # its own file: written again

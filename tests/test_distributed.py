@@ -26,7 +26,7 @@ def test_shard_splits_every_global_batch_in_rank_order() -> None:
 
 
 def test_the_command_line_s_run_destroys_its_process_group_at_the_end(tmp_path, monkeypatch) -> None:
-    """``python -m svl_lib.run``'s main leaves no process group (a one-process gloo group stands in
+    """``python -m svl_lib.experiments.run``'s main leaves no process group (a one-process gloo group stands in
     for a launcher's, the run is faked) and clears Accelerate's record of it; ``leave`` without a
     group does nothing."""
     import socket
@@ -34,7 +34,7 @@ def test_the_command_line_s_run_destroys_its_process_group_at_the_end(tmp_path, 
     import torch.distributed as dist
     from accelerate import PartialState
 
-    from svl_lib import run
+    from svl_lib.experiments import run
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

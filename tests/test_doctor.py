@@ -1,4 +1,4 @@
-"""``python -m svl_lib.doctor``: each missing piece changes the report and the exit code."""
+"""``python -m svl_lib.course.doctor``: each missing piece changes the report and the exit code."""
 import json
 import re
 import sys
@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from svl_lib import badges, digits, doctor
+from svl_lib.course import badges, doctor
+from svl_lib import digits
 from svl_lib.config import ExperimentConfig
-from svl_lib.run_folders import write_config
+from svl_lib.experiments.run_folders import write_config
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -174,23 +175,23 @@ def test_reference_minutes_are_the_readme_times() -> None:
 
 def test_the_doctor_says_colab_waits_for_publishing_while_the_url_is_the_placeholder(
         machine: Path, capsys, monkeypatch) -> None:
-    """Issue 26: while the repository URL is svl_lib.badges' placeholder, the doctor says in one row
+    """Issue 26: while the repository URL is svl_lib.course.badges' placeholder, the doctor says in one row
     that the badges work only after publishing and that the hand-out runs are the fallback; with a
-    real URL it does not (the checkout's badges still point elsewhere: run python -m svl_lib.badges).
+    real URL it does not (the checkout's badges still point elsewhere: run python -m svl_lib.course.badges).
     Information only: the exit code stays 0 either way."""
     monkeypatch.setenv("SVL_REPO_URL", badges.PLACEHOLDER_URL + ".git")
     code, out = run(capsys)
     assert code == 0
     line = row(out, "Colab badges")
     assert f"placeholder {badges.PLACEHOLDER_URL}.git; {doctor.COLAB_UNPUBLISHED}" in line
-    assert "python -m svl_lib.handout unpack" in line and "To do" not in out
+    assert "python -m svl_lib.course.handout unpack" in line and "To do" not in out
 
     monkeypatch.setenv("SVL_REPO_URL", "https://github.com/someone/svl")
     code, out = run(capsys)
     assert code == 0
     assert doctor.COLAB_UNPUBLISHED not in out and "placeholder" not in out
     assert "do not point at https://github.com/someone/svl yet" in row(out, "Colab badges")
-    assert "Colab badges: run python -m svl_lib.badges" in out
+    assert "Colab badges: run python -m svl_lib.course.badges" in out
 
 
 def test_badges_that_point_at_the_published_repository_are_ok(tmp_path: Path, monkeypatch) -> None:
@@ -208,7 +209,7 @@ def test_badges_that_point_at_the_published_repository_are_ok(tmp_path: Path, mo
     notebook("02_b.ipynb", badges.PLACEHOLDER_URL)
     check = doctor.check_colab(tmp_path)
     assert check.ok is False and "1 notebook(s)" in check.detail and "02_b.ipynb" in check.detail
-    assert check.fix.startswith("run python -m svl_lib.badges") and not check.needed
+    assert check.fix.startswith("run python -m svl_lib.course.badges") and not check.needed
 
     monkeypatch.setenv("SVL_REPO_URL", "https://gitlab.com/someone/svl")
     check = doctor.check_colab(tmp_path)
@@ -231,7 +232,7 @@ def test_the_workshop_checklist_says_colab_waits_for_publishing() -> None:
     assert "the fallback for a slow laptop is the handed-out runs, not Colab" in before
     slow = plan.split("## When a laptop is too slow", 1)[1].split("\n## ", 1)[0]
     colab = " ".join(next(item for item in re.split(r"\n(?=\d\. )", slow) if "Colab" in item).split())
-    assert "once the course is published" in colab and "`python -m svl_lib.badges`" in colab
+    assert "once the course is published" in colab and "`python -m svl_lib.course.badges`" in colab
 
 
 @pytest.mark.slow

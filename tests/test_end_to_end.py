@@ -15,7 +15,7 @@ chance (<= 40, 2.5x chance); the baseline keeps more with the digits on the imag
 import pytest
 
 from svl_lib.config import ExperimentConfig
-from svl_lib.experiment import run_experiment
+from svl_lib.experiments.experiment import run_experiment
 
 CONFIG = ExperimentConfig(n_train=1000, n_val=50, n_test=200, epochs=4, seed=0, probes=False)
 

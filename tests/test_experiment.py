@@ -5,12 +5,12 @@ import pytest
 import torch
 
 from svl_lib.data.toy import ToyWorld
-from svl_lib.evaluation import evaluate
+from svl_lib.evaluate.conditions import evaluate
 from svl_lib.config import ExperimentConfig
-from svl_lib.experiment import load_model, run_experiment, run_or_load
-from svl_lib.run_folders import run_status
-from svl_lib.objectives import Objective
-from svl_lib.registries import resolve
+from svl_lib.experiments.experiment import load_model, run_experiment, run_or_load
+from svl_lib.experiments.run_folders import run_status
+from svl_lib.train.objectives import Objective
+from svl_lib.experiments.registries import resolve
 from svl_lib.shortcuts import ShortcutSpec
 from tiny import STEPS_PER_EPOCH
 
@@ -70,7 +70,7 @@ def test_the_config_is_a_plain_value_until_it_is_resolved() -> None:
     dataset's defaults are None, and a config without them has no key."""
     plain = ExperimentConfig(dataset="imagenet", glyph_bank="emnist")  # not checked yet
     assert (plain.n_digits, plain.tile_fraction, plain.eval_conditions) == (None, None, None)
-    with pytest.raises(ValueError, match=r"resolve the config first \(svl_lib.registries.resolve"):
+    with pytest.raises(ValueError, match=r"resolve the config first \(svl_lib.experiments.registries.resolve"):
         ExperimentConfig().key()
     with pytest.raises(ValueError, match="dataset must be one of"):
         resolve(plain)

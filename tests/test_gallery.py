@@ -1,4 +1,4 @@
-"""The retrieval pictures (svl_lib.gallery): the top-k read from features, the correct ones marked,
+"""The retrieval pictures (svl_lib.course.gallery): the top-k read from features, the correct ones marked,
 and a model that reads only the number retrieving by the number."""
 from __future__ import annotations
 
@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from svl_lib.config import ExperimentConfig
-from svl_lib.evaluation import Features
-from svl_lib.gallery import caption_gallery, image_gallery, top_k
-from svl_lib.registries import resolve
-from svl_lib.run_data import build_data
+from svl_lib.evaluate.conditions import Features
+from svl_lib.course.gallery import caption_gallery, image_gallery, top_k
+from svl_lib.experiments.registries import resolve
+from svl_lib.experiments.run_data import build_data
 
 N_IMAGES, PER_IMAGE = 6, 2
 

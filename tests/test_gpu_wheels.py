@@ -1,4 +1,4 @@
-"""The GPU acceptance run's set-up: ``make gpu-wheels`` (:mod:`svl_lib.gpu_wheels`) gathers exactly
+"""The GPU acceptance run's set-up: ``make gpu-wheels`` (:mod:`svl_lib.course.gpu_wheels`) gathers exactly
 the wheels the run installs, for the GPU machine's Python, and the script checks its stack first,
 failing within seconds with one message that says what is missing and how to get it, before it
 writes anything. No network: pip reads a local folder of fake wheels."""
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from svl_lib import gpu_wheels
+from svl_lib.course import gpu_wheels
 
 ROOT = Path(__file__).resolve().parents[1]
 SCRIPT = ROOT / "benchmarks" / "gpu_acceptance.py"
@@ -79,7 +79,7 @@ def test_a_failed_download_is_one_error_and_leaves_the_wheels_there(tmp_path, mo
 
 def test_make_gpu_wheels_runs_the_module_for_python_3_12_into_the_ignored_wheels_folder() -> None:
     dry = subprocess.run(["make", "-n", "gpu-wheels"], cwd=ROOT, check=True, capture_output=True, text=True)
-    assert f"{ROOT}/.venv/bin/python -m svl_lib.gpu_wheels --python-version 3.12" in dry.stdout
+    assert f"{ROOT}/.venv/bin/python -m svl_lib.course.gpu_wheels --python-version 3.12" in dry.stdout
     makefile = (ROOT / "Makefile").read_text()
     assert re.search(r"^\.PHONY:.* gpu-wheels", makefile, re.M)
     assert re.search(r"^gpu-wheels:.*## ", makefile, re.M)
@@ -97,7 +97,7 @@ def test_the_stack_check_names_what_is_missing_and_the_commands_that_fix_it(monk
     assert [p[:2] for p in problems] == [("mlxtend", "mlxtend"), ("open_clip", "open_clip_torch")]
     message = gpu_wheels.stack_message(problems, root=tmp_path)
     assert "open_clip (open_clip_torch): ModuleNotFoundError: No module named 'open_clip'" in message
-    assert "make gpu-wheels" in message and "python -m svl_lib.gpu_wheels" in message
+    assert "make gpu-wheels" in message and "python -m svl_lib.course.gpu_wheels" in message
     assert "-m pip install -q --no-index --no-deps --target /tmp/site .wheels/*.whl" in message
     assert "wheels already" not in message
     (tmp_path / ".wheels").mkdir()  # the wheels copied here already: the message says so

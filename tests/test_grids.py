@@ -4,11 +4,11 @@ import json
 
 import pytest
 
-from svl_lib.cluster import submit_plan
-from svl_lib.experiment import init_source
-from svl_lib.grids import GRIDS, grid_names, load_grid
-from svl_lib.run_folders import run_status
-from svl_lib.sweep import main
+from svl_lib.experiments.cluster import submit_plan
+from svl_lib.experiments.experiment import init_source
+from svl_lib.experiments.grids import GRIDS, grid_names, load_grid
+from svl_lib.experiments.run_folders import run_status
+from svl_lib.experiments.sweep import main
 
 EXPECTED = {  # grid -> number of runs
     "toy_shortcuts": 12, "toy_bits": 14, "toy_temperature": 8, "toy_ltd": 8, "toy_ifm": 10,

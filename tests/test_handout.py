@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from svl_lib import handout
+from svl_lib.course import handout
 from svl_lib.config import ExperimentConfig
-from svl_lib.experiment import run_or_load
-from svl_lib.registries import resolve
-from svl_lib.run_folders import run_status, write_config
+from svl_lib.experiments.experiment import run_or_load
+from svl_lib.experiments.registries import resolve
+from svl_lib.experiments.run_folders import run_status, write_config
 
 METRICS = {"eval": {"clean": {"i2t_r1": 10.0, "rsum": 120.5}, "shortcut": {"i2t_r1": 90.0, "rsum": 500.0}},
            "steps": 3}
@@ -177,7 +177,7 @@ def test_pack_never_overwrites_and_names_what_is_missing(runs: Path, tmp_path: P
 
 def test_the_runs_module_command_packs_from_svl_runs_dir(runs: Path, tmp_path: Path) -> None:
     env = {**os.environ, "SVL_RUNS_DIR": str(runs)}
-    result = subprocess.run([sys.executable, "-m", "svl_lib.handout", "pack", str(tmp_path / "h.zip"),
+    result = subprocess.run([sys.executable, "-m", "svl_lib.course.handout", "pack", str(tmp_path / "h.zip"),
                              "02_shortcut_strength"], env=env, capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
     assert "left out (not finished): 02_shortcut_strength/cut_off-dddd" in result.stdout

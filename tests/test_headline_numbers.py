@@ -5,7 +5,7 @@ library computes them from the committed confirmatory results."""
 import re
 from pathlib import Path
 
-from svl_lib import claim_rows, controls, trials
+from svl_lib.course import claim_rows, controls, trials
 
 ROOT = Path(__file__).resolve().parent.parent
 PAPER_SHARES = {"36 %", "0 %"}  # the paper's CLIP and VSE++ on COCO (158 of 446, 0.7 of 359)

@@ -6,10 +6,9 @@ import torch.nn.functional as F
 from svl_lib.data.loading import CaptionDataset
 from svl_lib.data.toy import ToyWorld
 from svl_lib.config import ExperimentConfig
-from svl_lib.experiment import run_experiment
-from svl_lib.objectives import build_objective
-from svl_lib.losses import (IFMLoss, InfoNCE, SigmoidLoss, TripletLoss, info_nce, sigmoid_from_similarities,
-                            vse_triplet)
+from svl_lib.experiments.experiment import run_experiment
+from svl_lib.train.objectives import build_objective
+from svl_lib.losses import IFMLoss, InfoNCE, SigmoidLoss, TripletLoss, info_nce, sigmoid_from_similarities, vse_triplet
 from svl_lib.outputs import ModelOutput
 
 

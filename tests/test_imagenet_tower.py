@@ -7,9 +7,9 @@ import pytest
 import torch
 
 from svl_lib.config import ExperimentConfig
-from svl_lib.experiment import run_experiment
+from svl_lib.experiments.experiment import run_experiment
 from svl_lib.models.imagenet import EfficientNetTower, load_matching, packaged_weights
-from svl_lib.registries import resolve
+from svl_lib.experiments.registries import resolve
 
 timm = pytest.importorskip("timm")
 

@@ -12,8 +12,9 @@ from torchvision import transforms
 from svl_lib.config import ExperimentConfig
 from svl_lib.data import load_split
 from svl_lib.data.karpathy import JpegFiles
-from svl_lib.data.corpus import Corpus
-from svl_lib.data.loading import CaptionDataset, ResizeTo, RandomTransform, decode_side, eval_images
+from svl_lib.corpus import Corpus
+from svl_lib.data.loading import CaptionDataset, eval_images
+from svl_lib.transforms import ResizeTo, RandomTransform, decode_side
 from svl_lib.models import build_model
 
 CLIP_PREPARE = transforms.Compose([transforms.Resize(224), transforms.CenterCrop(224)])

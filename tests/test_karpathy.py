@@ -14,9 +14,9 @@ from svl_lib.data.karpathy import read_karpathy
 from svl_lib.data.prepare import make_subset, report, verify
 from svl_lib.data.toy import ToyWorld, export_karpathy
 from svl_lib.digits import load_glyph_bank
-from svl_lib.evaluation import Features
-from svl_lib.registries import resolve
-from svl_lib.retrieval import retrieval_metrics
+from svl_lib.evaluate.conditions import Features
+from svl_lib.experiments.registries import resolve
+from svl_lib.evaluate.retrieval import retrieval_metrics
 from svl_lib.shortcuts import ShortcutInjector
 
 WORLD = ToyWorld(n_train=30, n_val=5, n_test=10, image_size=224, seed=0)

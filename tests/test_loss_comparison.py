@@ -1,8 +1,8 @@
-"""svl_lib.loss_comparison: the 'takes the shortcut' rule and the suppressed attributes, on
+"""svl_lib.course.loss_comparison: the 'takes the shortcut' rule and the suppressed attributes, on
 constructed run metrics."""
 import pytest
 
-from svl_lib.loss_comparison import image_probes, shortcut_by_loss, suppressed_attributes
+from svl_lib.course.loss_comparison import image_probes, shortcut_by_loss, suppressed_attributes
 
 ATTRS = ("colour", "shape", "size")
 

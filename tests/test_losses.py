@@ -4,8 +4,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from svl_lib.losses import (IFMLoss, InfoNCE, TripletLoss, ifm_perturb, info_nce,
-                            triplet_from_similarities, vse_triplet)
+from svl_lib.losses import IFMLoss, InfoNCE, TripletLoss, ifm_perturb, info_nce, triplet_from_similarities, vse_triplet
 
 
 def brute_force_info_nce(img: torch.Tensor, txt: torch.Tensor, scale: float) -> float:

@@ -11,19 +11,17 @@ from svl_lib.data.loading import CaptionDataset
 from svl_lib.data.toy import ToyWorld
 from svl_lib.digits import load_glyph_bank
 from svl_lib.config import ExperimentConfig
-from svl_lib.experiment import run_experiment
-from svl_lib.objectives import LTDObjective, build_objective
+from svl_lib.experiments.experiment import run_experiment
+from svl_lib.train.objectives import LTDObjective, build_objective
 from svl_lib.losses import InfoNCE
-from svl_lib.ltd import (LagrangeMultiplier, TargetCache, TargetDecoder, hub_online, load_sentence_encoder,
-                         reconstruction_loss, strip_shortcut, target_cache_path, target_text,
-                         training_captions)
+from svl_lib.ltd import LagrangeMultiplier, TargetCache, TargetDecoder, hub_online, load_sentence_encoder, reconstruction_loss, strip_shortcut, target_cache_path, target_text, training_captions
 from svl_lib.models.toy import ToyDualEncoder
 from tiny import STEPS_PER_EPOCH, tiny_config
 from svl_lib.models.vocab import Vocabulary
 from svl_lib.shortcuts import ShortcutInjector
-from svl_lib.training import TrainSettings, train
+from svl_lib.train.loop import TrainSettings, train
 from svl_lib.outputs import ModelOutput
-from svl_lib.registries import resolve
+from svl_lib.experiments.registries import resolve
 
 
 class FakeEncoder:
@@ -242,7 +240,7 @@ def test_a_bounded_cache_keeps_the_most_recently_used_targets() -> None:
 
 
 def test_ltd_on_a_large_corpus_encodes_targets_on_the_fly(monkeypatch) -> None:
-    from svl_lib import objectives
+    from svl_lib.train import objectives
     from svl_lib.config import ExperimentConfig
     from svl_lib.data.loading import CaptionDataset
     from svl_lib.data.toy import ToyWorld
@@ -259,7 +257,7 @@ def test_the_constrained_update_never_waits_for_the_device(monkeypatch) -> None:
     the step). Its numbers are the float path's, bit for bit."""
     from svl_lib.losses import InfoNCE
     from svl_lib.ltd import TargetCache, TargetDecoder
-    from svl_lib.objectives import LTDObjective
+    from svl_lib.train.objectives import LTDObjective
     from svl_lib.outputs import ModelOutput
 
     cache = TargetCache("fake", encode=lambda texts: torch.ones(len(texts), 6))

@@ -6,9 +6,9 @@ import torch
 
 from svl_lib import ltd
 from svl_lib.config import ExperimentConfig
-from svl_lib.notebook import keyed_sweep, notebook_runs
-from svl_lib.registries import resolve
-from svl_lib.run_folders import keyed_folder
+from svl_lib.course.notebook import keyed_sweep, notebook_runs
+from svl_lib.experiments.registries import resolve
+from svl_lib.experiments.run_folders import keyed_folder
 
 
 @pytest.mark.slow

@@ -53,14 +53,14 @@ def test_the_core_is_small_and_dev_installs_every_extra() -> None:
 
 
 def test_the_core_imports_without_the_extras() -> None:
-    """`import svl_lib.experiment` (the whole toy pipeline) needs no extra at import time."""
+    """`import svl_lib.experiments.experiment` (the whole toy pipeline) needs no extra at import time."""
     import subprocess
     import sys
 
     blocked = ["sentence_transformers", "open_clip", "accelerate", "papermill", "ipywidgets"]
     code = ("import sys\n"
             f"for name in {blocked!r}: sys.modules[name] = None\n"
-            "import svl_lib.experiment, svl_lib.sweep, svl_lib.results, svl_lib.plots\n")
+            "import svl_lib.experiments.experiment, svl_lib.experiments.sweep, svl_lib.experiments.results, svl_lib.course.plots\n")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
 
@@ -89,8 +89,8 @@ def test_a_built_wheel_ships_every_resource_and_reads_it_from_the_zip(tmp_path) 
     grids = sorted(p.stem for p in (resources / "grids").glob("*.json"))
     results = sorted(p.stem for p in (resources / "grid_results").glob("*.csv"))
     code = ("import sys, svl_lib\n"
-            "from svl_lib.grids import grid_names, load_grid\n"
-            "from svl_lib.results import grid_results, paper_results\n"
+            "from svl_lib.experiments.grids import grid_names, load_grid\n"
+            "from svl_lib.experiments.results import grid_results, paper_results\n"
             "print(svl_lib.__file__)\n"
             "print([load_grid(n).name for n in grid_names()])\n"
             "print(len(paper_results()) > 0)\n"

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 import torch
 
-from svl_lib import training
+from svl_lib.train import loop as training
 from svl_lib.config import ExperimentConfig
 from svl_lib.data.loading import CaptionDataset
 from svl_lib.data.toy import ToyWorld
-from svl_lib.devices import autocast, memory_format
+from svl_lib.train.devices import autocast, memory_format
 from svl_lib.models import build_model
-from svl_lib.registries import resolve
+from svl_lib.experiments.registries import resolve
 
 GPU = torch.device("cuda")  # a device value only: nothing runs on it
 

@@ -27,7 +27,7 @@ from svl_lib.config import ExperimentConfig
 from svl_lib.data import hub, load_split, prepare
 from svl_lib.data.sources import COCO_FILES, COCO_REPO, FLICKR30K_CSV, FLICKR30K_REPO, FLICKR30K_ZIP
 from svl_lib.digits import load_glyph_bank
-from svl_lib.grids import grid_names, load_grid
+from svl_lib.experiments.grids import grid_names, load_grid
 
 COMMIT = "5f3c1a8e2d4b6f7081920a3b4c5d6e7f80912a3b"  # the fake Hub's one revision
 SPLIT_SIZES = {"train": 40, "restval": 20, "val": 55, "test": 55}  # COCO; a subset of 50 takes 50 each

@@ -4,11 +4,11 @@ import pytest
 from svl_lib.data.toy import ATTRIBUTES, ToyWorld
 from svl_lib.digits import load_glyph_bank
 from svl_lib.config import ExperimentConfig
-from svl_lib.experiment import run_or_load
+from svl_lib.experiments.experiment import run_or_load
 from svl_lib.models.toy import ToyDualEncoder
 from svl_lib.models.vocab import Vocabulary
-from svl_lib.probes import MODALITIES, digit_labels, linear_probe, probe_model
-from svl_lib.registries import resolve
+from svl_lib.evaluate.probes import MODALITIES, digit_labels, linear_probe, probe_model
+from svl_lib.experiments.registries import resolve
 from svl_lib.shortcuts import ShortcutInjector
 
 

@@ -1,4 +1,4 @@
-"""svl_lib.protocols: every verdict row has a protocol that names a real rule, real grids and a
+"""svl_lib.experiments.protocols: every verdict row has a protocol that names a real rule, real grids and a
 family; every committed results CSV carries the hash of the protocol and grid it was made under,
 and a protocol or grid changed without a re-run makes it stale."""
 import inspect
@@ -7,9 +7,10 @@ from importlib.resources import files
 
 import pytest
 
-from svl_lib import claims, protocols
-from svl_lib.grids import grid_names
-from svl_lib.results import grid_results, write_results_csv
+from svl_lib.course import claims
+from svl_lib.experiments import protocols
+from svl_lib.experiments.grids import grid_names
+from svl_lib.experiments.results import grid_results, write_results_csv
 
 GRID_RESULTS = files("svl_lib.resources") / "grid_results"
 
@@ -75,7 +76,7 @@ def test_the_sweep_stamps_a_csv_only_for_the_grid_as_committed(tmp_path) -> None
     import pandas as pd
     table = pd.DataFrame({"run": ["a"], "rsum": [1.0]})
     stamp = protocols.stamp_line("claims_scratch", "confirmatory")
-    path = write_results_csv(table, tmp_path / "sub" / "x.csv", "python -m svl_lib.sweep ...", stamp)
+    path = write_results_csv(table, tmp_path / "sub" / "x.csv", "python -m svl_lib.experiments.sweep ...", stamp)
     lines = path.read_text().splitlines()
     assert lines[0].startswith("# made by: ") and lines[1] == stamp and lines[2] == "run,rsum"
     assert not protocols.is_stale(path.read_text(), "claims_scratch", "confirmatory")
@@ -86,7 +87,7 @@ def test_sweep_stage_runs_the_fresh_seeds_in_every_stage_and_stamps_the_csv(tmp_
     the CSV records the confirmatory protocol. With --set it records none (not the committed grid)."""
     import pandas as pd
 
-    from svl_lib import sweep
+    from svl_lib.experiments import sweep
     calls = []
 
     def fake_run_sweep(base, grid, root, points=({},), **_):

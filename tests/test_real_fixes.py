@@ -13,13 +13,13 @@ import pytest
 import torch
 
 from svl_lib.config import ExperimentConfig
-from svl_lib.data.corpus import ArrayImages, Corpus
+from svl_lib.corpus import ArrayImages, Corpus
 from svl_lib.data.toy import ToyWorld, export_karpathy
-from svl_lib.experiment import load_model, run_experiment
+from svl_lib.experiments.experiment import load_model, run_experiment
 from svl_lib.files import save_torch
 from svl_lib.models import build_model
 from svl_lib.models.vse import MIN_WORD_COUNT, image_trunk
-from svl_lib.run_folders import read_history
+from svl_lib.experiments.run_folders import read_history
 from svl_lib.shortcuts import split_digits
 from svl_lib.outputs import ModelOutput
 
@@ -111,7 +111,7 @@ def test_the_objective_hands_the_reduction_a_tensor_on_the_features_device(monke
     """The CPU half of the check above: the multiplier's L_rec reaches the all-reduce as a tensor
     on the features' device (a Python float, as before the fix, becomes a CPU tensor that NCCL
     refuses)."""
-    import svl_lib.objectives as objectives
+    import svl_lib.train.objectives as objectives
     from svl_lib.losses import InfoNCE
     from svl_lib.ltd import TargetCache, TargetDecoder
 
@@ -153,7 +153,7 @@ def test_two_processes_train_the_tiny_vse_with_the_triplet_loss(coco, tmp_path) 
 
 @pytest.mark.slow
 def test_a_run_of_the_command_line_destroys_its_process_group_at_the_end(tmp_path) -> None:
-    """A toy run of ``python -m svl_lib.run``'s main in two gloo processes trains with both and
+    """A toy run of ``python -m svl_lib.experiments.run``'s main in two gloo processes trains with both and
     leaves no process group (before: left initialised until the interpreter's exit)."""
     done = torchrun("run", str(tmp_path / "run"), str(tmp_path))
     assert done.returncode == 0, done.stderr[-3000:]
@@ -287,8 +287,8 @@ def test_evaluation_encodes_in_float32_even_where_training_uses_autocast(monkeyp
     """Training runs in bf16 autocast on a GPU; evaluation must not (the paper evaluates in fp32).
     The CPU stands in for the GPU: the autocast context the loop uses is made a CPU bf16 one, and
     the evaluated features must equal a plain float32 forward exactly."""
-    import svl_lib.evaluation as evaluation
-    import svl_lib.training as training
+    import svl_lib.evaluate.conditions as evaluation
+    import svl_lib.train.loop as training
 
     bf16 = lambda device, precision="bf16": torch.autocast("cpu", dtype=torch.bfloat16)  # noqa: E731
     monkeypatch.setattr(training, "autocast", bf16)
@@ -307,7 +307,7 @@ def test_evaluation_encodes_in_float32_even_where_training_uses_autocast(monkeyp
 # --- SyncBatchNorm for the ResNet tower on several GPUs ----------------------------------------
 
 def test_sync_batchnorm_converts_the_batch_norms_only_with_several_processes(monkeypatch) -> None:
-    import svl_lib.experiment as experiment
+    import svl_lib.experiments.experiment as experiment
 
     def n_sync(model: torch.nn.Module) -> int:
         return sum(isinstance(m, torch.nn.SyncBatchNorm) for m in model.modules())

@@ -10,11 +10,11 @@ from PIL import Image
 
 from svl_lib.config import ExperimentConfig
 from svl_lib.data.toy import ToyWorld, export_karpathy
-from svl_lib.experiment import load_model, run_experiment
+from svl_lib.experiments.experiment import load_model, run_experiment
 from svl_lib.models import build_model
 from svl_lib.models.clip import create_clip
 from svl_lib.models.vse import MIN_WORD_COUNT, image_trunk
-from svl_lib.registries import resolve
+from svl_lib.experiments.registries import resolve
 
 PHOTO = Image.new("RGB", (320, 240), (200, 30, 30))
 
@@ -65,7 +65,7 @@ def test_clip_names_tags_and_offline_weights_fail_fast_and_clearly(monkeypatch) 
 
 def test_tiny_vse_contract() -> None:
     captions = ["a red circle"] * MIN_WORD_COUNT + ["a rare zebra"]
-    from svl_lib.data.corpus import ArrayImages, Corpus
+    from svl_lib.corpus import ArrayImages, Corpus
     train = Corpus("x", "train", [captions], ArrayImages(torch.zeros(1, 8, 8, 3, dtype=torch.uint8).numpy()))
     model = build_model(ExperimentConfig(dataset="coco", model="vse", arch="tiny", embed_dim=32), train)
     assert "circle" in model.vocab.index and "zebra" not in model.vocab.index  # min count 4
@@ -111,7 +111,7 @@ def test_bad_real_configs_fail_before_anything_is_written(coco, tmp_path) -> Non
 
 @pytest.mark.slow
 def test_the_command_line_entry_point_trains_then_loads(coco, tmp_path, capsys) -> None:
-    from svl_lib.run import main
+    from svl_lib.experiments.run import main
     path = tmp_path / "config.json"
     path.write_text(json.dumps(config(coco, model="vse", embed_dim=32).to_dict()))
     assert main([str(tmp_path / "run"), "--config", str(path), "--set", "epochs=1", "name=cli"]) == 0
@@ -125,7 +125,7 @@ def test_the_command_line_entry_point_trains_then_loads(coco, tmp_path, capsys) 
 
 def test_per_tower_learning_rates(coco) -> None:
     from svl_lib.data.loading import CaptionDataset
-    from svl_lib.training import TrainSettings, train
+    from svl_lib.train.loop import TrainSettings, train
     cfg = config(coco, image_lr_scale=0.1)
     model = build_model(cfg)
     dataset = CaptionDataset(load_split_of(cfg), None, *model.image_transform(train=True))

@@ -1,4 +1,4 @@
-"""Tests for svl_lib.references: the chance and ceiling rows of RSUM tables."""
+"""Tests for svl_lib.course.references: the chance and ceiling rows of RSUM tables."""
 from __future__ import annotations
 
 import pandas as pd
@@ -6,9 +6,9 @@ import pytest
 
 from svl_lib.config import ExperimentConfig
 from svl_lib.data import load_split
-from svl_lib.evaluation import chance_level
-from svl_lib.references import ROWS, reference_columns, reference_levels, with_references
-from svl_lib.retrieval import ceiling_metrics
+from svl_lib.evaluate.conditions import chance_level
+from svl_lib.course.references import ROWS, reference_columns, reference_levels, with_references
+from svl_lib.evaluate.retrieval import ceiling_metrics
 
 TOY = dict(n_train=60, n_val=10, n_test=40)
 

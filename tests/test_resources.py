@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 
 import svl_lib
-from svl_lib.grids import grid_names, load_grid
-from svl_lib.results import CSV_STAMP, RECALLS, grid_results, paper_results
+from svl_lib.experiments.grids import grid_names, load_grid
+from svl_lib.experiments.results import CSV_STAMP, RECALLS, grid_results, paper_results
 
 PACKAGE = Path(svl_lib.__file__).resolve().parent
 RESOURCES = PACKAGE / "resources"
@@ -39,7 +39,7 @@ def test_the_papers_numbers_read() -> None:
 def test_every_committed_results_csv_is_found_by_its_grid(name: str) -> None:
     assert name in grid_names()  # results of a shipped grid
     first = (RESOURCES / "grid_results" / f"{name}.csv").read_text().splitlines()[0]
-    assert re.fullmatch(rf"{re.escape(CSV_STAMP)}python -m svl_lib.sweep --grid-file {name} --out runs/\w+/{name} "
+    assert re.fullmatch(rf"{re.escape(CSV_STAMP)}python -m svl_lib.experiments.sweep --grid-file {name} --out runs/\w+/{name} "
                         rf"--csv svl_lib/resources/grid_results/{name}.csv", first)  # the command that remakes it
     assert len(grid_results(name)) > 0
 

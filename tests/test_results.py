@@ -6,11 +6,10 @@ import pandas as pd
 import pytest
 
 from svl_lib.config import ExperimentConfig
-from svl_lib.plots import ltd_curves, sweep_plot
-from svl_lib.registries import resolve
-from svl_lib.run_folders import write_config
-from svl_lib.results import (PROBE_COLUMNS, collect_probes, collect_runs, mitigation_table,
-                             run_folders, run_summary, seed_table)
+from svl_lib.course.plots import ltd_curves, sweep_plot
+from svl_lib.experiments.registries import resolve
+from svl_lib.experiments.run_folders import write_config
+from svl_lib.experiments.results import PROBE_COLUMNS, collect_probes, collect_runs, mitigation_table, run_folders, run_summary, seed_table
 
 METRICS = {"i2t_r1": 10.0, "i2t_r5": 20.0, "i2t_r10": 30.0, "t2i_r1": 5.0, "t2i_r5": 15.0,
            "t2i_r10": 25.0, "rsum": 105.0}
@@ -141,7 +140,7 @@ def test_sweep_plot_and_ltd_curves_draw_their_panels() -> None:
 
 
 def test_paper_results_rsum_is_the_sum_of_the_six_recalls() -> None:
-    from svl_lib.results import RECALLS, paper_results
+    from svl_lib.experiments.results import RECALLS, paper_results
     table = paper_results()
     assert set(table["dataset"]) == {"coco", "flickr30k"} and table["source"].str.len().gt(0).all()
     full = table.dropna(subset=list(RECALLS))  # the bits sweeps give RSUM only, bar two examples

@@ -10,8 +10,8 @@ import pytest
 
 from svl_lib.config import ExperimentConfig
 from svl_lib.data.toy import ToyWorld, export_karpathy
-from svl_lib.experiment import run_experiment
-from svl_lib.run_folders import run_status
+from svl_lib.experiments.experiment import run_experiment
+from svl_lib.experiments.run_folders import run_status
 
 pytestmark = pytest.mark.slow
 
@@ -29,8 +29,8 @@ def test_sigkill_mid_epoch_then_resume_equals_the_uninterrupted_run(tmp_path) ->
     script = """
 import json, os, signal, sys
 from svl_lib.config import ExperimentConfig
-from svl_lib.experiment import run_experiment
-from svl_lib.objectives import Objective
+from svl_lib.experiments.experiment import run_experiment
+from svl_lib.train.objectives import Objective
 
 calls, original = [0], Objective.after_step
 def after_step(self):  # SIGKILL in the 14th step (epoch 2), after the checkpoint of step 12

@@ -1,4 +1,4 @@
-"""Tests for svl_lib.retrieval: brute-force agreement, ties, perfect features, chance, errors."""
+"""Tests for svl_lib.evaluate.retrieval: brute-force agreement, ties, perfect features, chance, errors."""
 from __future__ import annotations
 
 import itertools
@@ -8,7 +8,7 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from svl_lib.retrieval import chance_metrics, retrieval_metrics
+from svl_lib.evaluate.retrieval import chance_metrics, retrieval_metrics
 
 DEFAULT_KEYS = {
     "i2t_r1", "i2t_r5", "i2t_r10", "t2i_r1", "t2i_r5", "t2i_r10", "rsum",
@@ -240,7 +240,7 @@ def test_chance_errors(counts, ks, message):
 def test_ceiling_counts_identical_captions_as_ties_against_the_query() -> None:
     """Images 0: a, b; 1: a; 2: c. Image 1's only caption is also image 0's: i2t rank >= 1. The two
     copies of "a" rank images 0 and 1 once, so one of them is second."""
-    from svl_lib.retrieval import ceiling_metrics
+    from svl_lib.evaluate.retrieval import ceiling_metrics
 
     m = ceiling_metrics([["a", "b"], ["a"], ["c"]], ks=(1, 5))
     assert m["i2t_r1"] == pytest.approx(200 / 3) and m["i2t_r5"] == 100.0
@@ -254,7 +254,7 @@ def test_ceiling_counts_identical_captions_as_ties_against_the_query() -> None:
 def test_a_string_oracle_stays_at_or_below_the_ceiling() -> None:
     """An oracle that embeds each caption string as its own direction and each image as the mean of
     its captions' directions stays at or below the ceiling, on a random corpus with many repeats."""
-    from svl_lib.retrieval import ceiling_metrics
+    from svl_lib.evaluate.retrieval import ceiling_metrics
 
     g = torch.Generator().manual_seed(0)
     captions = [[f"w{int(torch.randint(0, 12, (1,), generator=g))}" for _ in range(3)] for _ in range(20)]

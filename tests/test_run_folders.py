@@ -5,11 +5,11 @@ import threading
 import pytest
 
 from svl_lib.config import ExperimentConfig
-from svl_lib.experiment import run_experiment, run_or_load
+from svl_lib.experiments.experiment import run_experiment, run_or_load
 from svl_lib.files import write_json
-from svl_lib.registries import resolve
-from svl_lib.run_folders import SCHEMA, keyed_folder, plan_run_folder, read_config, run_status
-from svl_lib.sweep import run_sweep
+from svl_lib.experiments.registries import resolve
+from svl_lib.experiments.run_folders import SCHEMA, keyed_folder, plan_run_folder, read_config, run_status
+from svl_lib.experiments.sweep import run_sweep
 
 from tiny import tiny_config
 

@@ -1,6 +1,6 @@
 """The workshop's slides and instructor notes (issue 26): one deck per part of the 3-hour plan
 (docs/workshop.md) in Jupyter's own slide format (docs/slides/*.ipynb: Markdown cells, each with
-slide metadata, 5 to 8 slides), built by ``make slides`` (``python -m svl_lib.slides``) into one
+slide metadata, 5 to 8 slides), built by ``make slides`` (``python -m svl_lib.course.slides``) into one
 reveal.js page per deck; instructor notes (docs/instructor.md) with a section per part that links its
 deck; and every decimal number of the decks and the notes taken from a committed notebook output."""
 import base64
@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from svl_lib import slides
+from svl_lib.course import slides
 from test_make_commands import make_commands
 from test_readme_numbers import DECIMAL, committed_outputs
 
@@ -86,9 +86,9 @@ def test_make_slides_builds_one_reveal_page_per_deck(tmp_path: Path) -> None:
     """`make slides`'s command, into a temporary folder: a page per deck with its title, one
     section per slide, the reveal.js set-up and its figures embedded."""
     pytest.importorskip("nbconvert", reason="the site extra is not installed: pip install -e '.[site]'")
-    assert ["python", "-m", "svl_lib.slides", "--out", "docs/_build/html/slides"] in make_commands("slides")
+    assert ["python", "-m", "svl_lib.course.slides", "--out", "docs/_build/html/slides"] in make_commands("slides")
     out = tmp_path / "slides"
-    done = subprocess.run([sys.executable, "-m", "svl_lib.slides", "--out", str(out)], cwd=ROOT,
+    done = subprocess.run([sys.executable, "-m", "svl_lib.course.slides", "--out", str(out)], cwd=ROOT,
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert sorted(p.name for p in out.iterdir()) == sorted(f"{d.stem}.slides.html" for d in DECKS)

@@ -1,14 +1,14 @@
 """Every number an exercise's solution quotes comes from a committed output: each decimal number
 of a notebook's Solutions (after its "### Solutions" heading) appears, as written, in that
 notebook's committed outputs or in its answer file (``notebooks/answers/<notebook>.md``, written by
-``python -m svl_lib.answers``)."""
+``python -m svl_lib.course.answers``)."""
 import json
 import re
 from pathlib import Path
 
 import pytest
 
-from svl_lib import answers
+from svl_lib.course import answers
 
 ROOT = Path(__file__).resolve().parent.parent
 DECIMAL = re.compile(r"(?<![\d.])−?\d+\.\d+(?![\d.])")
@@ -42,7 +42,7 @@ def test_every_decimal_a_solution_quotes_is_in_a_committed_output(notebook) -> N
     quoted = numbers(solutions(path))
     assert quoted, f"{notebook}: no Solutions with numbers"
     answer_file = answers.ANSWERS / f"{notebook}.md"
-    assert answer_file.is_file(), f"run: python -m svl_lib.answers --notebook {notebook}"
+    assert answer_file.is_file(), f"run: python -m svl_lib.course.answers --notebook {notebook}"
     found = numbers(outputs(path)) | numbers(answer_file.read_text())
     assert sorted(quoted - found) == []
 
@@ -60,5 +60,5 @@ def test_an_answer_page_lists_each_exercise_s_quantities(tmp_path, monkeypatch) 
     assert answers.main(["--notebook", "01_toy_shortcuts", "--out", str(tmp_path)]) == 0
     page = (tmp_path / "01_toy_shortcuts.md").read_text()
     assert "## Exercise 2" in page and "| clean RSUM | 162.2 |" in page
-    assert "python -m svl_lib.answers --notebook 01_toy_shortcuts" in page
+    assert "python -m svl_lib.course.answers --notebook 01_toy_shortcuts" in page
     assert [p.name for p in tmp_path.iterdir()] == ["01_toy_shortcuts.md"]

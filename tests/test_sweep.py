@@ -4,10 +4,11 @@ import nbformat
 import pytest
 from nbformat.v4 import new_code_cell, new_notebook
 
-from svl_lib.experiment import run_experiment
-from svl_lib.run_folders import run_status, write_config
-from svl_lib.sweep import grid_points, main, plan_sweep, point_name, run_sweep, sweep_notebook
-from svl_lib.objectives import Objective
+from svl_lib.experiments.experiment import run_experiment
+from svl_lib.experiments.run_folders import run_status, write_config
+from svl_lib.experiments.plan import grid_points, plan_sweep, point_name
+from svl_lib.experiments.sweep import main, run_sweep, sweep_notebook
+from svl_lib.train.objectives import Objective
 
 from tiny import STEPS_PER_EPOCH, tiny_config
 

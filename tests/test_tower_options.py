@@ -1,7 +1,7 @@
 """The per-tower options: loading only the image tower (``init_parts``), clipping gradients per
 tower (``grad_clip_mode``, the norms before clipping logged), LTD on the image side
 (``ltd_side``), mean pooling of the toy GRU (``text_pooling``), and the decoder's L_rec on a
-split (:func:`svl_lib.objectives.reconstruction_on_split`, ``metrics["ltd_rec"]``)."""
+split (:func:`svl_lib.train.objectives.reconstruction_on_split`, ``metrics["ltd_rec"]``)."""
 import json
 
 import pytest
@@ -11,10 +11,10 @@ import torch.nn.functional as F
 from svl_lib.config import ExperimentConfig
 from svl_lib.data.loading import CaptionDataset
 from svl_lib.data.toy import ToyWorld
-from svl_lib.evaluation import encode_images, encode_texts
+from svl_lib.evaluate.conditions import encode_images, encode_texts
 from svl_lib.data.loading import eval_images
-from svl_lib.experiment import initial_model, run_experiment
-from svl_lib.gradients import clip_gradients, clip_groups
+from svl_lib.experiments.experiment import initial_model, run_experiment
+from svl_lib.train.gradients import clip_gradients, clip_groups
 from svl_lib.losses import InfoNCE
 from svl_lib.ltd import TargetCache, TargetDecoder, reconstruction_loss
 from svl_lib.models import build_model
@@ -22,11 +22,11 @@ from svl_lib.models.base import ContrastiveModel
 from svl_lib.models.gru import GRUTextEncoder
 from svl_lib.models.toy import ToyDualEncoder
 from svl_lib.models.vocab import Vocabulary
-from svl_lib.objectives import LTDObjective, reconstruction_on_split
-from svl_lib.devices import seed_everything
-from svl_lib.training import TrainSettings, train
+from svl_lib.train.objectives import LTDObjective, reconstruction_on_split
+from svl_lib.train.devices import seed_everything
+from svl_lib.train.loop import TrainSettings, train
 from svl_lib.outputs import ModelOutput
-from svl_lib.registries import resolve
+from svl_lib.experiments.registries import resolve
 from tiny import tiny_config
 
 

@@ -7,7 +7,7 @@ from PIL import Image
 from torchvision.transforms import functional
 
 from svl_lib.data.karpathy import read_karpathy
-from svl_lib.data.loading import to_uint8_tensor
+from svl_lib.transforms import to_uint8_tensor
 from svl_lib.data.toy import ATTRIBUTES, SHARED, SPECIFIC, ToyWorld, export_karpathy
 from svl_lib.models.vocab import Vocabulary, tokenize
 

@@ -11,9 +11,9 @@ from svl_lib.losses import info_nce
 from svl_lib.models import build_model
 from svl_lib.config import ExperimentConfig
 from svl_lib.models.base import MAX_LOGIT_SCALE
-from svl_lib.train_state import load_train_state, restore_rng, save_train_state
-from svl_lib.schedules import warmup_cosine
-from svl_lib.training import TrainSettings, train
+from svl_lib.train.state import load_train_state, restore_rng, save_train_state
+from svl_lib.train.schedules import warmup_cosine
+from svl_lib.train.loop import TrainSettings, train
 
 CONFIG = ExperimentConfig(n_train=40, n_val=4, n_test=8, embed_dim=16)
 
@@ -124,7 +124,7 @@ def test_epoch_batches_are_the_dataloaders_batches_epoch_after_epoch() -> None:
 
 
 def test_a_truncated_newest_state_falls_back_to_the_previous_one(tmp_path) -> None:
-    from svl_lib.train_state import latest_train_state, previous_state
+    from svl_lib.train.state import latest_train_state, previous_state
     path = tmp_path / "train_state.pt"
     assert latest_train_state(path) is None
     save_train_state(path, step=3)

@@ -10,9 +10,9 @@ from svl_lib.config import ExperimentConfig
 from svl_lib.data.loading import CaptionDataset
 from svl_lib.data.toy import ToyWorld
 from svl_lib.models import build_model
-from svl_lib.objectives import Objective
-from svl_lib.devices import tune_cudnn
-from svl_lib.training import TrainSettings, train
+from svl_lib.train.objectives import Objective
+from svl_lib.train.devices import tune_cudnn
+from svl_lib.train.loop import TrainSettings, train
 
 
 def _history(log_every: int, tmp_path) -> tuple[list[dict], list[int]]:

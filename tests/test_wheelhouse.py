@@ -1,4 +1,4 @@
-"""The room install (svl_lib.wheelhouse, make wheelhouse, make setup WHEELS=...): what is
+"""The room install (svl_lib.course.wheelhouse, make wheelhouse, make setup WHEELS=...): what is
 downloaded for which platform, and an install that never asks the package index."""
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from svl_lib import wheelhouse
+from svl_lib.course import wheelhouse
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from svl_lib.config import ExperimentConfig
-from svl_lib.registries import resolve
+from svl_lib.experiments.registries import resolve
 
 TINY = dict(n_train=300, n_val=20, n_test=40, epochs=1, batch_size=64, warmup_steps=2)
 STEPS_PER_EPOCH = 300 * 5 // 64  # 23
@@ -19,7 +19,7 @@ STEPS_PER_EPOCH = 300 * 5 // 64  # 23
 
 def tiny_config(**changes) -> ExperimentConfig:
     """``ExperimentConfig(**TINY)`` with ``changes`` applied, resolved as a run's config
-    (:func:`svl_lib.registries.resolve`: a name or a combination the registries refuse raises)."""
+    (:func:`svl_lib.experiments.registries.resolve`: a name or a combination the registries refuse raises)."""
     return resolve(ExperimentConfig(**{**TINY, **changes}))
 
 

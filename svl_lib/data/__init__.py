@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..paths import data_dir
-from .corpus import Corpus
+from ..corpus import Corpus
 from .karpathy import karpathy_files, read_karpathy
 from .toy import ToyWorld
 
@@ -24,7 +24,7 @@ class DatasetEntry:
     images per split when it is known without loading (``None`` otherwise), so that a config can be
     checked before anything is built; ``shortcut_defaults`` fills the config's ``None`` shortcut
     fields (e.g. ``n_digits``, ``tile_fraction``) for this dataset's images
-    (:func:`svl_lib.registries.resolve`); ``eval_folds`` > 1 adds a second protocol to the metrics:
+    (:func:`svl_lib.experiments.registries.resolve`); ``eval_folds`` > 1 adds a second protocol to the metrics:
     the evaluation split scored in that many folds, averaged (COCO's 5 x 1k)."""
 
     load: Callable[["ExperimentConfig", str], Corpus]

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from .corpus import Corpus, ImageFiles
+from ..corpus import Corpus, ImageFiles
 
 SPLIT_MEMBERS = {"train": ("train", "restval"), "val": ("val",), "test": ("test",)}
 

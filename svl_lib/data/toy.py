@@ -22,7 +22,7 @@ import numpy as np
 from PIL import Image, ImageDraw
 
 from ..files import write_text
-from .corpus import SPLITS, ArrayImages, Corpus
+from ..corpus import SPLITS, ArrayImages, Corpus
 
 ATTRIBUTES: dict[str, tuple[str, ...]] = {
     "shape": ("circle", "square", "triangle", "diamond", "cross"),

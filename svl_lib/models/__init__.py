@@ -1,6 +1,6 @@
 """Image-text models by name: ``MODELS[name].build(config, train_corpus, rebuild_info)`` builds
 one (see ``base`` for the contract) and ``MODELS[name].check(config)`` raises one ``ValueError``
-for a config the model cannot take (run by :func:`svl_lib.registries.resolve`). Adding a model
+for a config the model cannot take (run by :func:`svl_lib.experiments.registries.resolve`). Adding a model
 means adding an entry here, nothing in the orchestration."""
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from .vocab import Vocabulary, tokenize
 
 if TYPE_CHECKING:
     from ..config import ExperimentConfig
-    from ..data.corpus import Corpus
+    from ..corpus import Corpus
 
 ModelBuilder = Callable[["ExperimentConfig", "Corpus | None", "dict[str, Any] | None"], ContrastiveModel]
 

@@ -33,7 +33,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..data.loading import PrepareFn, TensorFn, to_uint8_tensor
+from ..transforms import PrepareFn, TensorFn, to_uint8_tensor
 from ..outputs import ModelOutput
 
 MAX_LOGIT_SCALE = 100.0

@@ -38,14 +38,14 @@ import torch
 from torch import nn
 from torchvision import transforms
 
-from ..data.loading import TensorFn, to_uint8_tensor
+from ..transforms import TensorFn, to_uint8_tensor
 from ..paths import hub_online
 from ..shortcuts import split_digits
 from .base import TINY, ContrastiveModel, Tokenizer
 
 if TYPE_CHECKING:
     from ..config import ExperimentConfig
-    from ..data.corpus import Corpus
+    from ..corpus import Corpus
 
 TINY_WIDTH = 64
 DEFAULT_ARCH = "RN50"

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 from torch import nn
 
-from ..data.loading import ResizeTo, TensorFn, to_uint8_tensor
+from ..transforms import ResizeTo, TensorFn, to_uint8_tensor
 from .base import ContrastiveModel
 from .gru import TEXT_POOLINGS, GRUTextEncoder, VocabularyCaptions
 from .imagenet import EFFICIENTNET_LITE0, N_STAGES, EfficientNetTower
@@ -17,7 +17,7 @@ from .vocab import Vocabulary
 
 if TYPE_CHECKING:
     from ..config import ExperimentConfig
-    from ..data.corpus import Corpus
+    from ..corpus import Corpus
 
 
 def _block(c_in: int, c_out: int) -> nn.Sequential:

@@ -24,7 +24,7 @@ import torch
 from torch import nn
 from torchvision import models, transforms
 
-from ..data.loading import PrepareFn, RandomTransform, TensorFn, to_uint8_tensor
+from ..transforms import PrepareFn, RandomTransform, TensorFn, to_uint8_tensor
 from .base import TINY, ContrastiveModel
 from .imagenet import IMAGENET_MEAN, IMAGENET_STD
 from .gru import GRUTextEncoder, VocabularyCaptions
@@ -32,7 +32,7 @@ from .vocab import Vocabulary
 
 if TYPE_CHECKING:
     from ..config import ExperimentConfig
-    from ..data.corpus import Corpus
+    from ..corpus import Corpus
 
 DEFAULT_ARCH = "resnet152"
 RESNETS = ("resnet18", "resnet34", "resnet50", "resnet101", "resnet152")

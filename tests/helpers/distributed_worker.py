@@ -10,12 +10,12 @@ import torch
 from svl_lib.config import ExperimentConfig
 from svl_lib.data.loading import CaptionDataset
 from svl_lib.distributed import launched, rank_and_world, setup
-from svl_lib.registries import resolve
-from svl_lib.run_data import build_data
+from svl_lib.experiments.registries import resolve
+from svl_lib.experiments.run_data import build_data
 from svl_lib.models import build_model
-from svl_lib.objectives import build_objective
-from svl_lib.devices import seed_everything
-from svl_lib.training import TrainSettings, train
+from svl_lib.train.objectives import build_objective
+from svl_lib.train.devices import seed_everything
+from svl_lib.train.loop import TrainSettings, train
 
 root, batch_size, out = sys.argv[1], int(sys.argv[2]), Path(sys.argv[3])
 if launched():

@@ -5,7 +5,7 @@ process writes ``rank<r>.json`` into the out dir. Arguments: a mode, then its ow
   ``cuda:gloo``; the latter is NCCL's rule: no CPU tensors), then runs the constrained LTD
   objective's step on features on ``DEVICE`` and averages a value over the processes.
 * ``triplet DATA_ROOT OUT``: trains the tiny VSE++ with the triplet loss for one epoch.
-* ``targets USE_FILE OUT``: LTD's targets for one list of captions (:func:`svl_lib.objectives.shared_targets`),
+* ``targets USE_FILE OUT``: LTD's targets for one list of captions (:func:`svl_lib.train.objectives.shared_targets`),
   with a fake encoder that records which process loads it.
 * ``run RUN_FOLDER OUT``: a toy run through the command line's ``main``, recording the world size
   it trained with and whether a process group is left after it.
@@ -25,7 +25,7 @@ from svl_lib.outputs import ModelOutput
 def reduce(device_name: str, out: Path) -> None:
     from svl_lib.losses import InfoNCE
     from svl_lib.ltd import TargetCache, TargetDecoder
-    from svl_lib.objectives import LTDObjective
+    from svl_lib.train.objectives import LTDObjective
 
     device = torch.device(device_name)
     dist.init_process_group(f"{device.type}:gloo")
@@ -48,12 +48,12 @@ def triplet(root: str, out: Path) -> None:
     from svl_lib.config import ExperimentConfig
     from svl_lib.data.loading import CaptionDataset
     from svl_lib.distributed import setup
-    from svl_lib.registries import resolve
-    from svl_lib.run_data import build_data
+    from svl_lib.experiments.registries import resolve
+    from svl_lib.experiments.run_data import build_data
     from svl_lib.models import build_model
-    from svl_lib.objectives import build_objective
-    from svl_lib.devices import seed_everything
-    from svl_lib.training import TrainSettings, train
+    from svl_lib.train.objectives import build_objective
+    from svl_lib.train.devices import seed_everything
+    from svl_lib.train.loop import TrainSettings, train
 
     setup(cpu=True)
     rank, world = rank_and_world()
@@ -74,8 +74,8 @@ def triplet(root: str, out: Path) -> None:
 def run(folder: str, out: Path) -> None:
     import os
 
-    import svl_lib.experiment as experiment
-    from svl_lib.run import main
+    import svl_lib.experiments.experiment as experiment
+    from svl_lib.experiments.run import main
 
     worlds, train_run = [], experiment.train_run
 
@@ -90,7 +90,7 @@ def run(folder: str, out: Path) -> None:
 
 def targets(use_file: str, out: Path) -> None:
     import svl_lib.ltd as ltd
-    from svl_lib.objectives import shared_targets
+    from svl_lib.train.objectives import shared_targets
 
     dist.init_process_group("cpu:gloo")
     loads = []
