@@ -19,6 +19,7 @@ from . import claims as rules
 from .claims import Verdict
 from .intervals import family_level
 from .course_claims import LTD, PLAIN, paired, paper_side, seeded, variant, within_bound
+from .trial_rows import TRIAL_ROWS
 from ..experiments.protocols import SELECTING, Protocol, protocols
 from ..experiments.results import grid_results
 
@@ -178,107 +179,12 @@ def _memorised(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
     return rules.combine(parts, "decoder settings")
 
 
-def _rise(a: pd.Series, b: pd.Series, quantity: str, name_a: str, name_b: str, level: float, th: dict) -> Verdict:
-    """:func:`svl_lib.course.claims.rises` of ``b`` over ``a``, paired on the seeds both have."""
-    return rules.rises(*paired(a, b), quantity, name_a, name_b, paired=True, level=level, **th)
-
-
-def _parts(parts: list[Verdict], claim_parts: str, none_left: str) -> Verdict:
-    """One verdict over the comparisons whose precondition holds (:func:`svl_lib.course.claims.combine`);
-    "not testable here" with ``none_left`` where no comparison is left."""
-    if not parts:
-        return Verdict("not testable here", none_left, "", "0 seeds")
-    return parts[0] if len(parts) == 1 else rules.combine(parts, claim_parts)
-
-
-def _clipping(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
-    return _rise(_kind(t["claims_scratch"], "unique + LTD"), _kind(t["trial_clipping"], "unique + LTD"),
-                 "clean RSUM with LTD", "joint clipping", "per-tower clipping", level, th)
-
-
-def _warmup(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
-    table = t["trial_decoder_warmup"]
-    warm = dict(PLAIN, ltd="unconstrained", ltd_decoder_warmup=int(table["ltd_decoder_warmup"].max()))
-    return _rise(seeded(table, **PLAIN), seeded(table, **warm), "clean RSUM (fine-tuned)", "no LTD",
-                 f"LTD, decoder warmed up {warm['ltd_decoder_warmup']} steps", level, th)
-
-
-HEADROOM = {"bits, n_bits 4": dict(shortcut_mode="bits", n_bits=4),
-            "bits, n_bits 6": dict(shortcut_mode="bits", n_bits=6),
-            "unique, p 0.5": dict(shortcut_mode="unique", shortcut_p=0.5),
-            "unique, p 0.75": dict(shortcut_mode="unique", shortcut_p=0.75)}
-MITIGATIONS = {"LTD": dict(ltd="constrained"), "IFM": dict(ifm_epsilon=0.1)}
-
-
-def _headroom(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
-    """T3-clean: per setting above 3 x chance without a mitigation, LTD and IFM against none."""
-    table, parts, left_out = t["trial_headroom"], [], []
-    floor = 3 * _chance(table)
-    for name, shortcut in HEADROOM.items():
-        plain = dict(shortcut, ltd="none", ifm_epsilon=0.0)
-        without = seeded(table, **plain)
-        if without.mean() <= floor:
-            left_out.append(f"{name} ({without.mean():.1f})")
-            continue
-        for method, change in MITIGATIONS.items():
-            parts.append(_rise(without, seeded(table, **{**plain, **change}), f"clean RSUM ({name})", "none",
-                               method, level, th))
-    verdict = _parts(parts, "comparisons", f"no setting's clean RSUM is above 3 x chance ({floor:.1f})")
-    note = f"left out, at most 3 x chance {floor:.1f}: {', '.join(left_out)}" if left_out else \
-        f"every setting above 3 x chance {floor:.1f}"
-    return Verdict(verdict.verdict, verdict.reason, note, verdict.seeds)
-
-
-def _headroom_cut(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
-    table = t["trial_headroom"]
-    parts = [_rise(seeded(table, condition="shortcut", **shortcut, **MITIGATIONS["LTD"]),
-                   seeded(table, condition="shortcut", **shortcut, ltd="none", ifm_epsilon=0.0),
-                   f"RSUM with the shortcut ({name})", "LTD", "none", level, th)
-             for name, shortcut in HEADROOM.items()]
-    return rules.combine(parts, "settings")
-
-
-def _caption_side(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
-    """T4: per embed_dim whose unique model's caption probe is below the protocol's bound."""
-    table, bound = t["trial_caption_side"], p.thresholds["caption_probe_below"]
-    parts, probes = [], []
-    for dim in sorted(table["embed_dim"].unique()):
-        probe = seeded(table, "probe_caption", embed_dim=dim, **PLAIN).mean()
-        probes.append(f"embed_dim {dim}: caption probe {probe:.1f} % {'<' if probe < bound else '>='} {bound:g} %")
-        if probe < bound:
-            parts.append(_rise(seeded(table, embed_dim=dim, **PLAIN), seeded(table, embed_dim=dim, **LTD),
-                               f"clean RSUM (embed_dim {dim})", "unique", "unique + LTD", level, th))
-    verdict = _parts(parts, "embedding sizes", f"no caption probe is below {bound:g} %")
-    return Verdict(verdict.verdict, verdict.reason, "; ".join(probes), verdict.seeds)
-
-
-def _image_side(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
-    """T5a against no LTD, T5b against caption-side LTD (claims_scratch's runs of the same seeds)."""
-    against = "unique" if p.id == "T5a" else "unique + LTD"
-    return _rise(_kind(t["claims_scratch"], against), seeded(t["trial_image_side_ltd"], **dict(LTD, ltd_side="image")),
-                 "clean RSUM", "no LTD" if p.id == "T5a" else "caption-side LTD", "image-side LTD", level, th)
-
-
-def _caption_only(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
-    """T6a: the caption-only harm (caption-only minus clean) mean-pooled against last-token;
-    T6b: the mean-pooled GRU's clean RSUM above its caption-only one."""
-    mean = t["trial_caption_only"]
-    if p.id == "T6b":
-        return _rise(_kind(mean, "caption-only"), _kind(mean, "clean"), "clean RSUM (mean-pooled GRU)",
-                     "caption-only shortcut", "no shortcut", level, th)
-    last = t["claims_scratch"]
-    harm_last, harm_mean = (_kind(x, "caption-only") - _kind(x, "clean") for x in (last, mean))
-    return _rise(harm_last, harm_mean, "change of clean RSUM with a caption-only shortcut", "last-token GRU",
-                 "mean-pooled GRU", level, th)
-
-
 ROWS: dict[str, Callable[[Protocol, Tables, float, dict], Verdict]] = {
     "2": _one_sided, "3a": _used, "3b-clip": _collapse, "3b-vse": _collapse, "3c": _zero_shot, "4": _bits,
     **{f"5-{m}-{s}": _helps for m in ("ltd", "ifm") for s in ("finetune", "image_tower", "scratch")},
     "5-ltd-paper": _ltd_paper, "5-ltd-course": _ltd_course, "5-ltd-large": _ltd_large, "5-ifm-stop": _ifm_stop,
     "6": _reliance, "S1": _start, "S2": _start, "L1": _length, "L2": _length, "T7": _memorised,
-    "T1": _clipping, "T2-finetune": _warmup, "T3-clean": _headroom, "T3-cut": _headroom_cut, "T4": _caption_side,
-    "T5a": _image_side, "T5b": _image_side, "T6a": _caption_only, "T6b": _caption_only,
+    **TRIAL_ROWS,
 }
 
 
