@@ -80,7 +80,8 @@ from svl_lib.config import ExperimentConfig
 from svl_lib.data.karpathy import read_karpathy
 from svl_lib.data.toy import ToyWorld, export_karpathy
 from svl_lib.evaluate.conditions import encode_conditions
-from svl_lib.experiments.experiment import load_model, run_experiment
+from svl_lib.experiments.checkpoints import load_model
+from svl_lib.experiments.experiment import run_experiment
 from svl_lib.models import build_model
 from svl_lib.train.objectives import Objective
 from svl_lib.train.devices import tune_cudnn

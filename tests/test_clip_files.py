@@ -5,7 +5,7 @@ import pytest
 import torch
 
 from svl_lib.config import ExperimentConfig
-from svl_lib.experiments.experiment import load_model
+from svl_lib.experiments.checkpoints import load_model
 from svl_lib.files import save_torch
 from svl_lib.models import build_model
 

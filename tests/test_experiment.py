@@ -7,7 +7,8 @@ import torch
 from svl_lib.data.toy import ToyWorld
 from svl_lib.evaluate.conditions import evaluate
 from svl_lib.config import ExperimentConfig
-from svl_lib.experiments.experiment import load_model, run_experiment, run_or_load
+from svl_lib.experiments.checkpoints import load_model
+from svl_lib.experiments.experiment import run_experiment, run_or_load
 from svl_lib.experiments.run_folders import run_status
 from svl_lib.train.objectives import Objective
 from svl_lib.experiments.registries import resolve

@@ -5,7 +5,7 @@ import json
 import pytest
 
 from svl_lib.experiments.cluster import submit_plan
-from svl_lib.experiments.experiment import init_source
+from svl_lib.experiments.checkpoints import init_source
 from svl_lib.experiments.grids import GRIDS, grid_names, load_grid
 from svl_lib.experiments.run_folders import run_status
 from svl_lib.experiments.sweep import main

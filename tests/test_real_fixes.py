@@ -15,7 +15,8 @@ import torch
 from svl_lib.config import ExperimentConfig
 from svl_lib.corpus import ArrayImages, Corpus
 from svl_lib.data.toy import ToyWorld, export_karpathy
-from svl_lib.experiments.experiment import load_model, run_experiment
+from svl_lib.experiments.checkpoints import load_model
+from svl_lib.experiments.experiment import run_experiment
 from svl_lib.files import save_torch
 from svl_lib.models import build_model
 from svl_lib.models.vse import MIN_WORD_COUNT, image_trunk

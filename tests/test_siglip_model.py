@@ -10,7 +10,7 @@ from torchvision import transforms
 
 from svl_lib.config import ExperimentConfig
 from svl_lib.data.toy import ToyWorld
-from svl_lib.experiments.experiment import load_model
+from svl_lib.experiments.checkpoints import load_model
 from svl_lib.files import save_torch
 from svl_lib.models import build_model
 

@@ -13,7 +13,8 @@ from svl_lib.data.loading import CaptionDataset
 from svl_lib.data.toy import ToyWorld
 from svl_lib.evaluate.conditions import encode_images, encode_texts
 from svl_lib.data.loading import eval_images
-from svl_lib.experiments.experiment import initial_model, run_experiment
+from svl_lib.experiments.checkpoints import initial_model
+from svl_lib.experiments.experiment import run_experiment
 from svl_lib.train.gradients import clip_gradients, clip_groups
 from svl_lib.losses import InfoNCE
 from svl_lib.ltd import TargetCache, TargetDecoder, reconstruction_loss

@@ -19,7 +19,8 @@ import pandas as pd
 
 from ..config import ExperimentConfig
 from ..evaluate.conditions import Features, encode_conditions
-from ..experiments.experiment import load_model, run_or_load
+from ..experiments.checkpoints import load_model
+from ..experiments.experiment import run_or_load
 from ..paths import runs_dir
 from ..experiments.registries import resolve
 from ..experiments.results import collect_probes

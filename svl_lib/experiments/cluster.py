@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from ..config import ExperimentConfig
-from .experiment import init_source, run_experiment
+from .checkpoints import init_source
+from .experiment import run_experiment
 from .run_folders import run_status
 
 DEFAULTS = {"gpus_per_node": 1, "tasks_per_node": 1, "nodes": 1, "timeout_min": 24 * 60}

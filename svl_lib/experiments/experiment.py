@@ -10,8 +10,6 @@ probes (:func:`finish_run`). :func:`run_or_load` is the notebooks' train-or-load
 from __future__ import annotations
 
 import json
-import math
-import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -27,27 +25,12 @@ from ..evaluate.conditions import chance_level, encode_conditions, evaluate
 from ..models import ContrastiveModel, build_model
 from ..train.objectives import LTDObjective, Objective, build_objective, reconstruction_on_split, save_targets
 from ..evaluate.probes import probe_model
+from .checkpoints import initial_model
 from .registries import resolve
 from .run_data import RunData, build_data
-from .run_folders import (
-    BEST,
-    RunAction,
-    append_validation,
-    history_log,
-    plan_run_folder,
-    read_history,
-    read_metrics,
-    read_model,
-    read_validation,
-    run_status,
-    save_model,
-    start_run_folder,
-    state_path,
-    trim_history,
-    write_config,
-    write_metrics,
-    write_validation,
-)
+from .run_folders import (BEST, RunAction, append_validation, history_log, plan_run_folder, read_history,
+                          read_metrics, read_validation, save_model, start_run_folder, state_path,
+                          trim_history, write_config, write_metrics, write_validation)
 from ..train.state import latest_train_state, previous_state
 from ..train.devices import pick_device, seed_everything
 from ..train.loop import TrainSettings, train
@@ -257,49 +240,6 @@ def start_scores(config: ExperimentConfig, out: Path, data: RunData, device: tor
         features = encode_conditions(start, data.eval, data.eval_injector, config.eval_conditions,
                                      *start.image_transform(), num_workers=config.num_workers)
     return {"eval": features.score()}
-
-
-def init_source(out_dir: Path | str, init_from: str) -> Path:
-    """The run folder ``init_from`` names for the run in ``out_dir``: a relative path is taken from
-    ``out_dir``'s parent, ``..`` resolved on the path itself (the folders need not exist yet)."""
-    return Path(os.path.normpath(Path(out_dir).parent / Path(init_from).expanduser()))
-
-
-def initial_model(config: ExperimentConfig, out_dir: Path | str) -> ContrastiveModel:
-    """The model of the finished run ``config.init_from`` (its architecture, vocabulary and
-    weights) to fine-tune under ``config`` in ``out_dir``; a relative ``init_from`` is a sibling of
-    ``out_dir``. With ``init_parts="image"`` only its image tower's weights: the caption tower
-    (over the source's vocabulary) and the logit scale are those of a new model of ``config``
-    seeded with ``config.seed`` (the caller seeds). One clear error when it cannot start this run."""
-    source = init_source(out_dir, config.init_from)
-    if run_status(source) != "finished":
-        raise ValueError(f"init_from={config.init_from!r} is not a finished run folder "
-                         f"({run_status(source)}): train that run first")
-    state = read_model(source)
-    trained = ExperimentConfig.from_dict(state["config"])
-    changed = [k for k in ("model", "arch", "embed_dim", "image_size", "frozen_stages")
-               if getattr(trained, k) != getattr(config, k)]
-    if changed:
-        raise ValueError(f"init_from={config.init_from!r} is a different model ({', '.join(changed)} "
-                         "differ): use the same model fields as that run")
-    model = build_model(config, rebuild_info=state["rebuild"])  # seeded by the caller: a fresh model
-    if config.init_parts == "image":
-        model.load_image_tower(state["state_dict"])
-        return model  # the caption tower and the logit scale as initialised
-    model.load_state_dict(state["state_dict"])
-    if config.temperature is not None:  # a fixed temperature of this run replaces the trained one
-        with torch.no_grad():
-            model.log_scale.fill_(math.log(1.0 / config.temperature))
-    return model
-
-
-def load_model(run_dir: Path | str, device: str | torch.device = "cpu") -> ContrastiveModel:
-    """Rebuild the trained model of a run folder from its ``model.pt``."""
-    state = read_model(run_dir)
-    config = ExperimentConfig.from_dict(state["config"])
-    model = build_model(config, rebuild_info=state["rebuild"])
-    model.load_state_dict(state["state_dict"])
-    return model.to(device).eval()
 
 
 def run_or_load(config: ExperimentConfig | dict, out_dir: Path | str, reuse: bool = True,
