@@ -40,18 +40,8 @@ from PIL import Image
 from ..digits import download_mnist, mnist_present
 from ..files import write_text
 from ..paths import data_dir
-from .hub import (
-    Manifest,
-    PrepareError,
-    disk_full,
-    extract,
-    fetch_hub_file,
-    fetch_url,
-    fetch_urls,
-    is_disk_full,
-    partial_folder,
-    reuse_file,
-)
+from .hub import (Manifest, PrepareError, disk_full, extract, fetch_hub_file, fetch_url, fetch_urls,
+                  is_disk_full, partial_folder, reuse_file)
 from .karpathy import SPLIT_MEMBERS, image_path, karpathy_files, read_entries
 from .sources import COCO_FILES, COCO_REPO, FLICKR30K_CSV, FLICKR30K_REPO, FLICKR30K_ZIP, coco_images, flickr30k_images
 

@@ -25,17 +25,8 @@ from ..data.loading import eval_captions, eval_images
 from ..distributed import gather, mean_over_processes, rank_and_world
 from ..evaluate.conditions import encode_images, encode_texts
 from ..losses import LOSSES, IFMLoss, InfoNCE
-from ..ltd import (
-    LTD_SIDES,
-    LagrangeMultiplier,
-    TargetCache,
-    TargetDecoder,
-    cached_targets,
-    reconstruction_loss,
-    target_cache_path,
-    target_text,
-    training_captions,
-)
+from ..ltd import (LTD_SIDES, LagrangeMultiplier, TargetCache, TargetDecoder, cached_targets,
+                   reconstruction_loss, target_cache_path, target_text, training_captions)
 from ..models.base import ContrastiveModel
 from ..outputs import ModelOutput
 from ..shortcuts import ShortcutInjector
