@@ -5,7 +5,7 @@ import pandas as pd
 import pytest
 
 from svl_lib.course import claim_rows
-from svl_lib.course.claims import VERDICTS
+from svl_lib.course.verdicts import VERDICTS
 from svl_lib.experiments.protocols import protocols
 
 
@@ -48,7 +48,7 @@ def test_a_stale_table_shows_its_rows_as_stale_never_as_verdicts(exploratory) ->
 def test_the_verdict_table_and_its_reasons_read_in_short_lines(exploratory) -> None:
     """Notebook 07's slot: no cell of the side-by-side table over 200 characters, every reason line
     within its width, and every row's verdict on its own ``row <id>: <verdict>`` line."""
-    from svl_lib.course.claims import VERDICTS
+    from svl_lib.course.verdicts import VERDICTS
 
     table = claim_rows.verdicts_side_by_side(exploratory, {})
     assert table.map(lambda cell: len(str(cell))).to_numpy().max() <= 200

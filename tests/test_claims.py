@@ -5,7 +5,10 @@ import math
 import pytest
 from scipy import stats
 
-from svl_lib.course.claims import VERDICTS, Verdict, bits_trend, clean_collapse, combine, ends_below_start, mitigation_does_not_stop, mitigation_helps, one_sided_no_harm, reliance_cut_more, rises, share_kept_higher, shortcut_used, uses_shortcut, verdict_table
+from svl_lib.course.claims import (bits_trend, clean_collapse, ends_below_start, mitigation_does_not_stop,
+                                    mitigation_helps, one_sided_no_harm, reliance_cut_more, rises,
+                                    share_kept_higher, shortcut_used, uses_shortcut)
+from svl_lib.course.verdicts import VERDICTS, Verdict, combine, verdict_table
 from svl_lib.course.intervals import Difference, family_level, holm, paired_difference, welch_difference
 
 

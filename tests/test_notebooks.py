@@ -184,7 +184,7 @@ def test_notebook_07_sets_the_claims_beside_the_paper(tmp_path, monkeypatch) -> 
     trains the ImageNet-tower negative example (which does not use the shortcut: RSUM with it below
     500, the precondition of a collapse) and prints every claim's verdict and reason from
     svl_lib.course.claims, exploratory and confirmatory."""
-    from svl_lib.course.claims import VERDICTS
+    from svl_lib.course.verdicts import VERDICTS
 
     monkeypatch.setenv("SVL_FIGURES_DIR", str(tmp_path / "figures"))
     executed = execute("07_the_paper_claim_by_claim.ipynb", tmp_path)

@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterable
 import pandas as pd
 
 from . import claims as rules
-from .claims import Verdict
+from .verdicts import Verdict, combine, verdict_table
 from .intervals import family_level
 from .course_claims import LTD, PLAIN, paired, paper_side, seeded, variant, within_bound
 from .trial_rows import TRIAL_ROWS
@@ -59,11 +59,11 @@ def _one_sided(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
         for side in ("image-only", "caption-only"):
             clean, one = paired(_kind(t[name], "clean"), _kind(t[name], side))
             parts.append(rules.one_sided_no_harm(clean, one, paired=True, level=level, **th))
-    return rules.combine(parts, "settings and sides")
+    return combine(parts, "settings and sides")
 
 
 def _used(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
-    return rules.combine([rules.shortcut_used(_kind(t[n], "unique", "shortcut").tolist(), **th) for n in p.grids])
+    return combine([rules.shortcut_used(_kind(t[n], "unique", "shortcut").tolist(), **th) for n in p.grids])
 
 
 def _collapse(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
@@ -72,7 +72,7 @@ def _collapse(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
         table = t[name]
         clean, unique, short = paired(_kind(table, "clean"), _kind(table, "unique"), _kind(table, "unique", "shortcut"))
         parts.append(rules.clean_collapse(clean, unique, short, _chance(table), paired=True, level=level, **th))
-    return parts[0] if len(parts) == 1 else rules.combine(parts)
+    return parts[0] if len(parts) == 1 else combine(parts)
 
 
 def _zero_shot(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
@@ -140,7 +140,7 @@ def _reliance(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
     for name in p.grids:
         ltd, ifm = paired(_kind(t[name], "unique + LTD", "shortcut"), _kind(t[name], "unique + IFM", "shortcut"))
         parts.append(rules.reliance_cut_more(ltd, ifm, "LTD", "IFM", paired=True, level=level, **th))
-    return rules.combine(parts)
+    return combine(parts)
 
 
 def _start(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
@@ -176,7 +176,7 @@ def _memorised(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
         a, b = paired(gain_test, gain_train)
         parts.append(rules.rises(a, b, f"the digits' gain in L_rec ({fields['n_train']:,} images)",
                                  "held-out captions", "training captions", paired=True, level=level, **th))
-    return rules.combine(parts, "decoder settings")
+    return combine(parts, "decoder settings")
 
 
 ROWS: dict[str, Callable[[Protocol, Tables, float, dict], Verdict]] = {
@@ -237,7 +237,7 @@ def reasons(tables: Tables, stage: str, ids: Iterable[str] | None = None) -> pd.
     if ids is not None:
         keep = {label(protocols()[i]) for i in ids}
         verdicts = {claim: v for claim, v in verdicts.items() if claim in keep}
-    table = rules.verdict_table(verdicts)
+    table = verdict_table(verdicts)
     table.loc[table.index.isin(stale), ["verdict", "reason"]] = [STALE, "made under another protocol"]
     return table
 

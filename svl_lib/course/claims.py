@@ -1,8 +1,8 @@
-"""The paper's claims as rules: per-seed RSUM values in, a :class:`Verdict` out.
+"""The paper's claims as rules: per-seed RSUM values in, a :class:`~svl_lib.course.verdicts.Verdict` out.
 
 A verdict says what *these numbers* show about one claim, never whether the claim is true. Each rule
 is a pure function on lists of per-seed RSUM values (one value per seed of one setting) and returns
-one of :data:`VERDICTS`:
+one of :data:`~svl_lib.course.verdicts.VERDICTS`:
 
 - ``"agree"``: the numbers show the claim;
 - ``"partly"``: the claim has two parts and exactly one holds;
@@ -20,33 +20,13 @@ interval's ``level`` (a family's, :func:`svl_lib.course.intervals.family_level`)
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
 
 import numpy as np
-import pandas as pd
 from scipy import stats
 
 from .intervals import difference, seed_values, welch_difference
-
-VERDICTS = ("agree", "partly", "not shown", "not testable here")
-
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """One claim's verdict (one of :data:`VERDICTS`), the sentence that decided it, its
-    precondition (``""`` if none) and its seeds."""
-    verdict: str
-    reason: str
-    precondition: str
-    seeds: str
-
-    def __post_init__(self) -> None:
-        if self.verdict not in VERDICTS:
-            raise ValueError(f"verdict {self.verdict!r} is not one of {VERDICTS}")
-
-
+from .verdicts import Verdict
 
 def uses_shortcut(shortcut_rsum: Sequence[float], threshold: float = 500.0) -> bool:
     """Whether a setting uses the shortcut: its mean RSUM with the shortcut is at least ``threshold``."""
@@ -96,21 +76,6 @@ def one_sided_no_harm(clean: Sequence[float], one_sided: Sequence[float], margin
     if diff.low >= bound:
         return Verdict("agree", f"{text}: no harm beyond the bound", "", seeds)
     return Verdict("not shown", f"{text}: {'harm' if diff.high < bound else 'inconclusive'}", "", seeds)
-
-
-def combine(verdicts: Sequence[Verdict], claim_parts: str = "settings") -> Verdict:
-    """One verdict for a claim tested in several ``claim_parts``: all agree -> agree; some agree or
-    are partly -> partly; none -> their common verdict if they share one, else "not shown"."""
-    if not verdicts:
-        raise ValueError("combine needs at least one verdict")
-    kinds = [v.verdict for v in verdicts]
-    agreeing = kinds.count("agree")
-    shared = kinds[0] if len(set(kinds)) == 1 else "not shown"
-    verdict = "agree" if agreeing == len(kinds) else "partly" if agreeing or "partly" in kinds else shared
-    reason = f"{agreeing} of {len(kinds)} {claim_parts} agree: " + "; ".join(
-        f"{v.verdict} ({v.reason})" for v in verdicts)
-    precondition = "; ".join(v.precondition for v in verdicts if v.precondition)
-    return Verdict(verdict, reason, precondition, "; ".join(dict.fromkeys(v.seeds for v in verdicts)))
 
 
 def _shortcut_precondition(shortcut_rsum: Sequence[float], threshold: float) -> tuple[bool, str]:
@@ -325,11 +290,3 @@ def share_kept_higher(clean_a: Sequence[float], unique_a: Sequence[float], short
             f"(difference {diff}, percentage points)")
     return Verdict("agree" if diff.low > 0 else "not shown",
                    f"{text}: {'more' if diff.low > 0 else 'not more'} with {name_a}", precondition, seeds)
-
-
-def verdict_table(rows: Mapping[str, Verdict]) -> pd.DataFrame:
-    """One row per claim (index ``claim``): verdict, reason, precondition, seeds."""
-    table = pd.DataFrame([asdict(v) for v in rows.values()], index=list(rows),
-                         columns=["verdict", "reason", "precondition", "seeds"])
-    table.index.name = "claim"
-    return table

@@ -1,6 +1,6 @@
 """Notebook 07's trial rows (T1-T6 of :mod:`svl_lib.experiments.protocols`, run on the fresh seeds
 5-9): each trial's explanation as :func:`svl_lib.course.claims.rises` of a paired comparison, or of
-several combined (:func:`svl_lib.course.claims.combine`) over the settings whose precondition holds
+several combined (:func:`svl_lib.course.verdicts.combine`) over the settings whose precondition holds
 (T3: clean RSUM above 3 x chance without a mitigation; T4: the caption probe below the protocol's
 bound). :data:`TRIAL_ROWS` maps each row id to its judge, read by :mod:`svl_lib.course.claim_rows`.
 """
@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pandas as pd
 
 from . import claims as rules
-from .claims import Verdict
+from .verdicts import Verdict, combine
 from .course_claims import LTD, PLAIN, paired, seeded
 from ..experiments.protocols import Protocol
 
@@ -24,11 +24,11 @@ def _rise(a: pd.Series, b: pd.Series, quantity: str, name_a: str, name_b: str, l
 
 
 def _parts(parts: list[Verdict], claim_parts: str, none_left: str) -> Verdict:
-    """One verdict over the comparisons whose precondition holds (:func:`svl_lib.course.claims.combine`);
+    """One verdict over the comparisons whose precondition holds (:func:`svl_lib.course.verdicts.combine`);
     "not testable here" with ``none_left`` where no comparison is left."""
     if not parts:
         return Verdict("not testable here", none_left, "", "0 seeds")
-    return parts[0] if len(parts) == 1 else rules.combine(parts, claim_parts)
+    return parts[0] if len(parts) == 1 else combine(parts, claim_parts)
 
 
 def clipping(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
@@ -77,7 +77,7 @@ def headroom_cut(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
                    seeded(table, condition="shortcut", **shortcut, ltd="none", ifm_epsilon=0.0),
                    f"RSUM with the shortcut ({name})", "LTD", "none", level, th)
              for name, shortcut in HEADROOM.items()]
-    return rules.combine(parts, "settings")
+    return combine(parts, "settings")
 
 
 def caption_side(p: Protocol, t: Tables, level: float, th: dict) -> Verdict:
