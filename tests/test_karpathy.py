@@ -11,7 +11,8 @@ import torch
 from svl_lib.config import ExperimentConfig
 from svl_lib.data import load_split
 from svl_lib.data.karpathy import read_karpathy
-from svl_lib.data.prepare import make_subset, report, verify
+from svl_lib.data.prepare import make_subset
+from svl_lib.data.verify import report, verify
 from svl_lib.data.toy import ToyWorld, export_karpathy
 from svl_lib.digits import load_glyph_bank
 from svl_lib.evaluate.conditions import Features

@@ -24,7 +24,7 @@ from PIL import Image
 from torchvision.datasets import MNIST
 
 from svl_lib.config import ExperimentConfig
-from svl_lib.data import hub, load_split, prepare
+from svl_lib.data import hub, load_split, prepare, urls
 from svl_lib.data.sources import COCO_FILES, COCO_REPO, FLICKR30K_CSV, FLICKR30K_REPO, FLICKR30K_ZIP
 from svl_lib.digits import load_glyph_bank
 from svl_lib.experiments.grids import grid_names, load_grid
@@ -214,7 +214,7 @@ def server(tmp_path, monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", fake.url)
     monkeypatch.setenv("SVL_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setattr(prepare, "COCO_IMAGES", f"{fake.url}/coco")
-    monkeypatch.setattr(hub, "RETRY_WAIT", 0.01)
+    monkeypatch.setattr(urls, "RETRY_WAIT", 0.01)
     yield fake
     fake.stop()
 
@@ -319,7 +319,7 @@ def test_an_interrupted_extraction_is_completed_and_archives_are_deleted(server,
         sink.write(source.read())
 
     prepare.main(["coco", "--subset", "1"])  # the annotations, no archives yet
-    hub.fetch_url(f"{server.url}/coco/zips/val2014.zip", coco / "val2014.zip")
+    urls.fetch_url(f"{server.url}/coco/zips/val2014.zip", coco / "val2014.zip")
     with monkeypatch.context() as patch:
         patch.setattr(hub.shutil, "copyfileobj", crash_on_third)
         with pytest.raises(KeyboardInterrupt):

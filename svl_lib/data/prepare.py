@@ -35,14 +35,15 @@ import shutil
 import sys
 from pathlib import Path
 
-from PIL import Image
 
 from ..digits import download_mnist, mnist_present
 from ..files import write_text
 from ..paths import data_dir
-from .hub import (Manifest, PrepareError, disk_full, extract, fetch_hub_file, fetch_url, fetch_urls,
-                  is_disk_full, partial_folder, reuse_file)
+from .hub import (Manifest, PrepareError, disk_full, extract, fetch_hub_file, is_disk_full, partial_folder,
+                  reuse_file)
 from .karpathy import SPLIT_MEMBERS, image_path, karpathy_files, read_entries
+from .urls import fetch_url, fetch_urls
+from .verify import check_manifest, report, verify
 from .sources import COCO_FILES, COCO_REPO, FLICKR30K_CSV, FLICKR30K_REPO, FLICKR30K_ZIP, coco_images, flickr30k_images
 
 COCO_IMAGES = "http://images.cocodataset.org"  # <server>/<filepath>/<filename>; zips/<filepath>.zip
@@ -222,53 +223,6 @@ def reuse_extracted(names: set[str], image_root: Path, sources: list[Manifest]) 
         return False
     partial.rename(image_root)
     return True
-
-
-def verify(json_path: Path, image_root: Path) -> dict[str, list[str]]:
-    """Per split, the image paths that are missing or unreadable (empty lists: all good)."""
-    problems: dict[str, list[str]] = {}
-    for split in SPLIT_MEMBERS:
-        problems[split] = []
-        for entry in read_entries(json_path, split)[1]:
-            path = image_root / image_path(entry)
-            try:
-                with Image.open(path) as image:
-                    image.verify()
-            except FileNotFoundError:
-                problems[split].append(f"missing: {image_path(entry)}")
-            except Exception:
-                problems[split].append(f"unreadable: {image_path(entry)}")
-    return problems
-
-
-def report(problems: dict[str, list[str]], image_root: Path) -> int:
-    """Print a summary of :func:`verify`; 0 when nothing is missing, else 1."""
-    for split, bad in problems.items():
-        print(f"{split}: {'all images present and readable' if not bad else f'{len(bad):,} problems'}")
-        for line in bad[:5]:
-            print(f"    {line}")
-    if any(problems.values()):
-        print(f"fix the files above under {image_root}: delete damaged images and run this command "
-              "again (a subset fetches what is missing; a folder of an archive that is there is not "
-              "extracted again: move it away first)")
-        return 1
-    return 0
-
-
-def check_manifest(folder: Path) -> int:
-    """Check every file that ``folder``'s manifest records and that is there; print each
-    mismatch. 0 when all match (or there is no manifest), else 1."""
-    manifest, bad = Manifest(folder), []
-    for name in list(manifest.records):
-        if (folder / name).is_file():
-            try:
-                manifest.check(name)
-            except PrepareError as err:
-                bad.append(str(err))
-    for line in bad:
-        print(f"    {line}")
-    print(f"{manifest.path.name}: {len(manifest.records):,} files recorded, {len(bad)} mismatches")
-    return int(bool(bad))
 
 
 def run(args: argparse.Namespace) -> int:
