@@ -166,10 +166,15 @@ MITIGATION = ExperimentConfig(n_train=1000, n_test=250, epochs=4, batch_size=256
 LTD = dict(ltd="constrained", ltd_bound=0.1, ltd_lambda_lr=0.05, ltd_hidden=256, ltd_target_caption="clean")
 
 
-def _ltd(**change: Any) -> Metrics:
+def _ltd_folder(**change: Any) -> tuple[ExperimentConfig, Path]:
+    """Notebook 04's LTD config under ``change`` and its run folder (seeds below it)."""
     config = MITIGATION.replace(shortcut_mode="unique", **{**LTD, **change})
     run_folder, _ = notebook_runs(runs_dir() / "04_latent_target_decoding")
-    return seed0(config, run_folder("shortcut + LTD", config))
+    return config, run_folder("shortcut + LTD", config)
+
+
+def _ltd(**change: Any) -> Metrics:
+    return seed0(*_ltd_folder(**change))
 
 
 def _ltd_answer(m: Metrics, name: str) -> Answer:
@@ -183,9 +188,8 @@ def ltd_1() -> Answer:
 
 def final_lambda(**change: Any) -> float:
     """The Lagrange multiplier at the last step of seed 0 of notebook 04's LTD run under ``change``."""
-    config = MITIGATION.replace(shortcut_mode="unique", **{**LTD, **change})
-    run_folder, _ = notebook_runs(runs_dir() / "04_latent_target_decoding")
-    return float(load_history(run_folder("shortcut + LTD", config) / "seed=0")["lambda"].dropna().iloc[-1])
+    _, folder = _ltd_folder(**change)
+    return float(load_history(folder / "seed=0")["lambda"].dropna().iloc[-1])
 
 
 def ltd_2() -> Answer:
