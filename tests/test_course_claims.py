@@ -9,7 +9,6 @@ import pytest
 
 from svl_lib.course import course_claims, trials
 from svl_lib.experiments import sweep
-from svl_lib.course.verdicts import VERDICTS
 from svl_lib.experiments.grids import load_grid
 from svl_lib.experiments.results import CSV_STAMP, GRID_RESULTS, grid_results, read_results_csv
 

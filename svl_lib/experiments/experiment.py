@@ -25,7 +25,7 @@ from ..evaluate.conditions import chance_level, encode_conditions, evaluate
 from ..models import ContrastiveModel, build_model
 from ..train.objectives import LTDObjective, Objective, build_objective, reconstruction_on_split, save_targets
 from ..evaluate.probes import probe_model
-from .checkpoints import initial_model
+from .checkpoints import initial_model, load_model
 from .registries import resolve
 from .run_data import RunData, build_data
 from .run_folders import (BEST, RunAction, append_validation, history_log, plan_run_folder, read_history,
