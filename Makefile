@@ -38,16 +38,17 @@ course: setup  ## execute every notebook with its defaults into $(OUT)/
 	$(BIN)/python -m svl_lib.course --out $(OUT)
 
 # The quick loop runs on two workers with one thread each (benchmarks/bench_test_loop.py measures
-# it against one process). The full suite runs in two steps: the unit and training tests on two
-# such workers, then the notebooks in one process (nbval's cells are marked `notebook`, and reuse
-# the run folders of the notebook tests before them). It leaves out the `smoke` tests: the FAST
-# notebooks run from outside the checkout instead (tests/test_colab_install.py).
+# it against one process). The full suite runs in two steps, each on two such workers: the unit and
+# training tests, then the notebooks (nbval's cells are marked `notebook`; `--dist loadgroup` sends a
+# notebook's tests and cells to one worker, tests/conftest.py, so the cells reuse the run folders its
+# tests trained). It leaves out the `smoke` tests: the FAST notebooks run from outside the checkout
+# instead (tests/test_colab_install.py).
 test: setup-real  ## the quick loop: unit tests and every notebook with FAST = True
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile -m "not slow and not notebook and not site" tests
 
 test-all: setup-real  ## everything else: trainings, notebook defaults and exercises, nbval, the website
 	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadfile -m "not smoke and not notebook and not site" tests
-	$(BIN)/python -m pytest --nbval-lax -m "notebook or site" tests notebooks
+	OMP_NUM_THREADS=1 $(BIN)/python -m pytest -n 2 --dist loadgroup --nbval-lax -m "notebook or site" tests notebooks
 
 site: $(VENV)/.installed-site  ## render the README, the glossary, the workshop plan, the executed notebooks and the slides into docs/_build/html
 	$(BIN)/python -m sphinx -b html -c docs -d docs/_build/doctrees -W --keep-going -q . docs/_build/html

@@ -249,3 +249,18 @@ def test_an_exercise_of_every_notebook_runs(name, tmp_path, monkeypatch) -> None
 def test_every_notebook_has_an_exercise_run() -> None:
     assert set(EXERCISES) == set(BOOKS)
 
+
+def test_a_notebooks_tests_and_cells_are_one_work_unit() -> None:
+    """``make test-all`` runs the notebooks on two workers: a notebook's tests, its exercise and its
+    nbval cells go to one worker (07 with 02, whose runs it reuses); other tests go by file."""
+    from conftest import work_unit
+
+    units = {work_unit(nodeid) for nodeid in (
+        "tests/test_notebooks.py::test_notebook_02_measures_shortcut_strength",
+        "tests/test_notebooks.py::test_an_exercise_of_every_notebook_runs[07_the_paper_claim_by_claim.ipynb]",
+        "notebooks/02_shortcut_strength.ipynb::Cell 3", "notebooks/07_the_paper_claim_by_claim.ipynb::Cell 10")}
+    assert units == {"notebook 02"}
+    assert work_unit("notebooks/03_infonce_vs_triplet.ipynb::Cell 0") == "notebook 03"
+    assert work_unit("tests/test_site.py::test_a_notebook_page_shows_its_figures_and_tables[03_infonce_vs_triplet]") \
+        == "tests/test_site.py"
+
