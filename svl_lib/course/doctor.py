@@ -28,17 +28,18 @@ from .. import digits, paths
 from .storage import Check, check_data, check_disk, check_environment, check_runs
 
 # The one place of the reference figures: "minutes" per notebook, measured with papermill from an
-# empty runs folder on an idle 2-core CPU (the README's table; 06 on its stand-in; 07 reading its
-# grids' committed results), and "steps_per_s", what measure_rate() gives on an idle 2-core CPU (torch 2.14.1, 2 threads;
-# median of 11 runs, 7.5-9.8; benchmarks/bench_training.py there: 9.9-13.5 steps/s without the
-# shortcut, as on the machine of the README's times).
+# empty runs folder on an idle 2-core CPU (the README's table, re-measured 2026-12-07; 06 on its
+# stand-in; 07 reading its grids' committed results, notebook 02's runs present), and "steps_per_s",
+# what measure_rate() gives on an idle 2-core CPU (torch 2.14.1, 2 threads; median of 11 runs,
+# 7.5-9.8; benchmarks/bench_training.py there: 9.9-13.5 steps/s without the shortcut; 8.8-9.3 in
+# three runs on the machine of the 2026-12-07 times).
 REFERENCE = {
     "machine": "idle 2-core CPU",
     "steps_per_s": 9.0,
-    "minutes": {"01_toy_shortcuts": 1.0, "02_shortcut_strength": 2.0,
-                "03_infonce_vs_triplet": 3.1, "04_latent_target_decoding": 2.7,
-                "05_implicit_feature_modification": 1.8, "06_real_images": 1.9,
-                "07_the_paper_claim_by_claim": 1.6},
+    "minutes": {"01_toy_shortcuts": 1.3, "02_shortcut_strength": 3.3,
+                "03_infonce_vs_triplet": 4.3, "04_latent_target_decoding": 3.1,
+                "05_implicit_feature_modification": 2.6, "06_real_images": 0.7,
+                "07_the_paper_claim_by_claim": 1.9},
 }
 SETUP = "make setup (or: pip install -e '.[course,ltd,imagenet,test]')"
 ROOT = Path(__file__).resolve().parents[2]  # the checkout, where svl_lib is installed from one
